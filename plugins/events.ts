@@ -1,0 +1,33 @@
+import fp from 'fastify-plugin'
+import type { Transaction } from './database'
+import { messageJson, userJson, type MessageRow, type UserRow } from './models'
+
+export const EVENTS_CHANNEL = 'flack_events'
+// Serialises publishers so seq order equals commit order: a reader that has seen
+// seq N can never later find a committed event below N.
+const PUBLISH_LOCK = 0x666c6163
+
+export type EventClass = 'User' | 'Message'
+
+// Records a model change in the caller's transaction; NOTIFY fires on commit.
+export async function publishEvent (tx: Transaction, cls: EventClass, model: object): Promise<bigint> {
+  await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', PUBLISH_LOCK)
+  const rows = await tx.$queryRawUnsafe<Array<{ seq: bigint }>>(
+    `WITH ins AS (INSERT INTO events (class, model) VALUES ($1, $2::jsonb) RETURNING seq)
+     SELECT seq, pg_notify('${EVENTS_CHANNEL}', seq::text) FROM ins`,
+    cls, JSON.stringify(model))
+  return rows[0].seq
+}
+
+export const publishUser = (tx: Transaction, user: UserRow): Promise<bigint> => publishEvent(tx, 'User', userJson(user))
+export const publishMessage = (tx: Transaction, message: MessageRow): Promise<bigint> => publishEvent(tx, 'Message', messageJson(message))
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    events: { publishUser: typeof publishUser, publishMessage: typeof publishMessage }
+  }
+}
+
+export default fp(async (fastify) => {
+  fastify.decorate('events', { publishUser, publishMessage })
+}, { name: 'events', dependencies: ['database'], fastify: '5.x' })

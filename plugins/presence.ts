@@ -1,0 +1,45 @@
+import type { Prisma } from './database'
+import { publishUser } from './events'
+import type { UserRow } from './models'
+
+const userColumns = 'id, created_at AS "createdAt", updated_at AS "updatedAt", nickname, last_seen_at AS "lastSeenAt", online'
+
+// Flips a user online and publishes the change; a no-op when already online.
+export async function markUserOnline (prisma: Prisma, userId: number): Promise<UserRow | null> {
+  return prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRawUnsafe<UserRow[]>(
+      `UPDATE users SET online = true, last_seen_at = now(), updated_at = now()
+       WHERE id = $1 AND NOT online RETURNING ${userColumns}`, userId)
+    if (rows.length === 0) return null
+    await publishUser(tx, rows[0])
+    return rows[0]
+  })
+}
+
+export interface OfflineFilter {
+  // Only these users (a sign-out, a closed socket); otherwise everyone unseen.
+  userIds?: number[]
+  // Only users whose last request is older than this.
+  unseenForSeconds?: number
+  // A push instance that heartbeat within this many seconds still holds its users online.
+  liveWithinSeconds: number
+}
+
+// Marks offline each matching user who has no live push connection, one event per flip.
+export async function markUsersOffline (prisma: Prisma, filter: OfflineFilter): Promise<UserRow[]> {
+  return prisma.$transaction(async (tx) => {
+    const rows = await tx.$queryRawUnsafe<UserRow[]>(
+      `UPDATE users u SET online = false, updated_at = now()
+       WHERE u.online
+         AND ($1::int[] IS NULL OR u.id = ANY($1::int[]))
+         AND ($2::int IS NULL OR u.last_seen_at < now() - make_interval(secs => $2::int))
+         AND NOT EXISTS (
+           SELECT 1 FROM push_connections c JOIN push_instances i ON i.id = c.instance_id
+           WHERE c.user_id = u.id AND i.heartbeat_at > now() - make_interval(secs => $3::int))
+       RETURNING ${userColumns.replace(/(^|, )/g, '$1u.')}`,
+      filter.userIds ?? null, filter.unseenForSeconds ?? null, filter.liveWithinSeconds)
+    rows.sort((a, b) => a.id - b.id)
+    for (const row of rows) await publishUser(tx, row)
+    return rows
+  })
+}
