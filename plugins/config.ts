@@ -13,6 +13,7 @@ export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
   DATABASE_URL: Type.String({ minLength: 1, pattern: '^postgres(ql)?://' }),
   HOST: Type.String({ default: '127.0.0.1' }),
+  TRUST_PROXY: Type.Boolean({ default: false }),
   API_PORT: Port(5000),
   PUSH_PORT: Port(5001),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),

@@ -14,7 +14,7 @@ export async function publishEvent (tx: Transaction, cls: EventClass, model: obj
   await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', PUBLISH_LOCK)
   const rows = await tx.$queryRawUnsafe<Array<{ seq: bigint }>>(
     `WITH ins AS (INSERT INTO events (class, model) VALUES ($1, $2::jsonb) RETURNING seq)
-     SELECT seq, pg_notify('${EVENTS_CHANNEL}', seq::text) FROM ins`,
+     SELECT seq, pg_notify('${EVENTS_CHANNEL}', seq::text)::text AS notified FROM ins`,
     cls, JSON.stringify(model))
   return rows[0].seq
 }

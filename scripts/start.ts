@@ -1,0 +1,32 @@
+// `npm start`: the whole system in one process — database (embedded unless
+// DATABASE_URL is set), migrations, then the api, worker and push services.
+import closeWithGrace from 'close-with-grace'
+import { migrate } from '../plugins/migrations'
+import type { Closeable } from '../plugins/run-service'
+import { localDatabase } from './local-database'
+import { startApi } from '../services/api/server'
+
+async function main (): Promise<void> {
+  const log = (line: string): void => console.log(line)
+  const db = await localDatabase(process.env, log)
+  const services: Closeable[] = []
+  closeWithGrace({ delay: 15000 }, async ({ err, signal }) => {
+    if (err !== undefined) console.error(err)
+    else log(`${signal ?? 'exit'}: shutting down`)
+    // Stop accepting work first, the database last.
+    for (const service of services.reverse()) await service.close().catch((e) => console.error(e))
+    await db.stop()
+  })
+  await migrate(db.url, log)
+  const env = { ...process.env, DATABASE_URL: db.url }
+  const api = await startApi(env)
+  services.push(api)
+  log(`Flack is running at http://${hostForUrl(api.config.HOST)}:${api.config.API_PORT}/`)
+}
+
+const hostForUrl = (host: string): string => (host === '0.0.0.0' || host === '::' ? 'localhost' : host)
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err)
+  process.exit(1)
+})

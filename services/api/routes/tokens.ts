@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import { markUsersOffline } from '../../../plugins/presence'
+import { NoContent, errors } from '../schemas'
+
+export default async function tokens (fastify: FastifyInstance): Promise<void> {
+  fastify.post('/api/tokens', {
+    preHandler: fastify.authenticateBasic,
+    schema: {
+      summary: 'Sign in with Basic auth; returns a Bearer token',
+      security: [{ basic: [] }],
+      response: { 200: Type.Object({ token: Type.String() }), ...errors(401, 429) },
+    },
+  }, async (request) => ({ token: await fastify.issueToken(request.currentUser!.id) }))
+
+  fastify.delete('/api/tokens', {
+    preHandler: fastify.authenticate,
+    schema: { summary: 'Sign out: revoke the token used', response: { 204: NoContent, ...errors(401) } },
+  }, async (request, reply) => {
+    await fastify.prisma.token.update({ where: { id: request.tokenId! }, data: { revokedAt: new Date() } })
+    // Signing out ends presence unless a live push connection still holds the user.
+    await markUsersOffline(fastify.prisma, { userIds: [request.currentUser!.id], liveWithinSeconds: fastify.config.OFFLINE_AFTER_SECONDS })
+    return reply.code(204).send()
+  })
+}

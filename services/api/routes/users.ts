@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { hashPassword } from '../../../plugins/passwords'
+import { httpError } from '../../../plugins/errors'
+import { publicUserFields, userJson, userUrl } from '../../../plugins/models'
+import { publishUser } from '../../../plugins/events'
+import { IdParams, Nickname, NoContent, Password, UnixTime, UserSchema, errors } from '../schemas'
+
+const UNIQUE_VIOLATION = 'P2002'
+const isTaken = (err: unknown): boolean => (err as { code?: string }).code === UNIQUE_VIOLATION
+
+export default async function users (app: FastifyInstance): Promise<void> {
+  const fastify = app.withTypeProvider<TypeBoxTypeProvider>()
+  const { prisma } = fastify
+
+  fastify.post('/api/users', {
+    schema: {
+      summary: 'Register a user',
+      body: Type.Object({ nickname: Nickname, password: Password }, { additionalProperties: false }),
+      response: { 201: UserSchema, ...errors(400) },
+    },
+  }, async (request, reply) => {
+    const { nickname, password } = request.body
+    const passwordHash = await hashPassword(password)
+    try {
+      const user = await prisma.$transaction(async (tx) => {
+        const created = await tx.user.create({ data: { nickname, passwordHash }, select: publicUserFields })
+        await publishUser(tx, created)
+        return created
+      })
+      return reply.code(201).header('location', userUrl(user.id)).send(userJson(user))
+    } catch (err) {
+      if (isTaken(err)) throw httpError(400, 'Nickname is already taken')
+      throw err
+    }
+  })
+
+  fastify.get('/api/users', {
+    preHandler: fastify.authenticateOptional,
+    schema: {
+      summary: 'List users, least recently updated first',
+      querystring: Type.Object({
+        online: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
+        updated_since: Type.Optional(UnixTime),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ users: Type.Array(UserSchema) }), ...errors(400, 401) },
+    },
+  }, async (request) => {
+    const { online, updated_since: since } = request.query
+    const rows = await prisma.user.findMany({
+      where: {
+        ...(online === undefined ? {} : { online: online === 1 }),
+        ...(since === undefined ? {} : { updatedAt: { gt: new Date(since * 1000) } }),
+      },
+      orderBy: [{ updatedAt: 'asc' }, { nickname: 'asc' }],
+      select: publicUserFields,
+    })
+    return { users: rows.map(userJson) }
+  })
+
+  fastify.get('/api/users/:id', {
+    preHandler: fastify.authenticateOptional,
+    schema: { summary: 'One user', params: IdParams, response: { 200: UserSchema, ...errors(400, 401, 404) } },
+  }, async (request) => {
+    const user = await prisma.user.findUnique({ where: { id: request.params.id }, select: publicUserFields })
+    if (user === null) throw httpError(404, 'User not found')
+    return userJson(user)
+  })
+
+  fastify.put('/api/users/:id', {
+    preHandler: fastify.authenticate,
+    schema: {
+      summary: 'Change your nickname or password (a new password revokes all your tokens)',
+      params: IdParams,
+      body: Type.Object({ nickname: Type.Optional(Nickname), password: Type.Optional(Password) }, { additionalProperties: false, minProperties: 1 }),
+      response: { 204: NoContent, ...errors(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params
+    const exists = await prisma.user.findUnique({ where: { id }, select: { id: true } })
+    if (exists === null) throw httpError(404, 'User not found')
+    if (id !== request.currentUser?.id) throw httpError(403, 'You can only change your own account')
+    const { nickname, password } = request.body
+    const passwordHash = password === undefined ? undefined : await hashPassword(password)
+    try {
+      await prisma.$transaction(async (tx) => {
+        const user = await tx.user.update({ where: { id }, data: { nickname, passwordHash, updatedAt: new Date() }, select: publicUserFields })
+        if (passwordHash !== undefined) await tx.token.updateMany({ where: { userId: id, revokedAt: null }, data: { revokedAt: new Date() } })
+        await publishUser(tx, user)
+      })
+    } catch (err) {
+      if (isTaken(err)) throw httpError(400, 'Nickname is already taken')
+      throw err
+    }
+    return reply.code(204).send(null)
+  })
+}

@@ -1,0 +1,74 @@
+import type { Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
+import { randomBytes } from 'node:crypto'
+import { buildApi } from '../services/api/app'
+import type { ConfigInput } from '../plugins/config'
+
+type TestContext = Test
+
+const adminUrl = process.env.FLACK_TEST_ADMIN_URL
+const template = process.env.FLACK_TEST_TEMPLATE
+export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long'
+
+function databaseUrl (name: string): string {
+  if (adminUrl === undefined) throw new Error('run the tests with `npm test` (it prepares the test database)')
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+export async function adminQuery (sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl('postgres') })
+  await client.connect()
+  try {
+    await client.query(sql)
+  } finally {
+    await client.end()
+  }
+}
+
+let fileDatabase: Promise<string> | undefined
+
+// This test file's own database, cloned from the migrated template; dropped when the file ends.
+export function testDatabase (t: TestContext): Promise<string> {
+  if (fileDatabase === undefined) {
+    const name = `flack_test_${process.pid}_${randomBytes(4).toString('hex')}`
+    fileDatabase = adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`).then(() => databaseUrl(name))
+    let root: TestContext = t
+    while (root.parent !== undefined && root.parent !== null) root = root.parent as TestContext
+    root.teardown(() => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+  }
+  return fileDatabase
+}
+
+// The settings every test service gets: this file's database, a fixed secret, quiet logs.
+export async function testEnv (t: TestContext, overrides: ConfigInput = {}): Promise<ConfigInput> {
+  return { DATABASE_URL: await testDatabase(t), JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', NODE_ENV: 'test', ...overrides }
+}
+
+// A fresh, ready api for one test, closed when the test ends.
+export async function buildTestApi (t: TestContext, overrides: ConfigInput = {}): Promise<FastifyInstance> {
+  const app = await buildApi({ env: await testEnv(t, overrides) })
+  t.teardown(() => app.close())
+  await app.ready()
+  return app
+}
+
+let counter = 0
+export const uniqueNickname = (prefix = 'user'): string => `${prefix}${process.pid % 1000}x${++counter}`
+
+export const basic = (nickname: string, password: string): string =>
+  `Basic ${Buffer.from(`${nickname}:${password}`).toString('base64')}`
+
+export interface TestUser { id: number, nickname: string, password: string, token: string, auth: { authorization: string } }
+
+// Registers a user and signs in through the public API.
+export async function createUser (app: FastifyInstance, nickname = uniqueNickname(), password = 'correct horse'): Promise<TestUser> {
+  const created = await app.inject({ method: 'POST', url: '/api/users', payload: { nickname, password } })
+  if (created.statusCode !== 201) throw new Error(`register failed: ${created.statusCode} ${created.body}`)
+  const signedIn = await app.inject({ method: 'POST', url: '/api/tokens', headers: { authorization: basic(nickname, password) } })
+  if (signedIn.statusCode !== 200) throw new Error(`sign in failed: ${signedIn.statusCode} ${signedIn.body}`)
+  const token = signedIn.json().token as string
+  return { id: created.json().id, nickname, password, token, auth: { authorization: `Bearer ${token}` } }
+}
