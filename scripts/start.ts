@@ -5,6 +5,8 @@ import { migrate } from '../plugins/migrations'
 import type { Closeable } from '../plugins/run-service'
 import { localDatabase } from './local-database'
 import { startApi } from '../services/api/server'
+import { startWorker } from '../services/worker/main'
+import { startPush } from '../services/push/server'
 
 async function main (): Promise<void> {
   const log = (line: string): void => console.log(line)
@@ -19,6 +21,8 @@ async function main (): Promise<void> {
   })
   await migrate(db.url, log)
   const env = { ...process.env, DATABASE_URL: db.url }
+  services.push(await startWorker(env))
+  services.push(await startPush(env))
   const api = await startApi(env)
   services.push(api)
   log(`Flack is running at http://${hostForUrl(api.config.HOST)}:${api.config.API_PORT}/`)

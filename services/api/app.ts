@@ -4,6 +4,9 @@ import { buildService, type ServiceOptions } from '../../plugins/service'
 import users from './routes/users'
 import tokens from './routes/tokens'
 import stats from './routes/stats'
+import messages from './routes/messages'
+import tasks from './routes/tasks'
+import web from './routes/web'
 
 export type ApiOptions = ServiceOptions
 
@@ -20,5 +23,8 @@ export async function buildApi (options: ApiOptions): Promise<FastifyInstance> {
   await app.register(users)
   await app.register(tokens)
   await app.register(stats)
+  await app.register(messages)
+  await app.register(tasks)
+  await app.register(web)
   return app
 }
