@@ -14,7 +14,7 @@ async function main (): Promise<number> {
   let stop = async (): Promise<void> => {}
   if (adminUrl === undefined || adminUrl === '') {
     const port = Number(process.env.EMBEDDED_POSTGRES_TEST_PORT ?? 5434)
-    const server = await startEmbeddedPostgres({ dir: '.data/test-postgres', port, ephemeral: true, log })
+    const server = await startEmbeddedPostgres({ dir: `.data/test-postgres-${port}`, port, ephemeral: true, log })
     adminUrl = server.url('postgres')
     stop = server.stop
   }
