@@ -6,7 +6,7 @@ import { httpError } from './errors'
 import { dummyPasswordHash, verifyPassword } from './passwords'
 import { markUserOnline } from './presence'
 import { LoginLimiter } from './login-limiter'
-import type { UserRow } from './models'
+import { isValidNickname, type UserRow } from './models'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -110,7 +110,10 @@ export default fp(async (fastify) => {
       reply.header('retry-after', String(wait))
       throw httpError(429, 'Too many failed logins; try again later')
     }
-    const user = await fastify.prisma.user.findUnique({ where: { nickname: credentials.nickname } })
+    // A nickname that could never be registered is not looked up (NUL bytes would upset the database).
+    const user = isValidNickname(credentials.nickname)
+      ? await fastify.prisma.user.findUnique({ where: { nickname: credentials.nickname } })
+      : null
     const ok = await verifyPassword(credentials.password, user?.passwordHash ?? await dummyPasswordHash())
     if (user === null || !ok) {
       limiter.fail(nicknameKey)

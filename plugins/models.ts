@@ -27,6 +27,10 @@ export type MessageJson = Static<typeof MessageSchema>
 export interface UserRow { id: number, createdAt: Date, updatedAt: Date, nickname: string, lastSeenAt: Date, online: boolean }
 export interface MessageRow { id: number, createdAt: Date, updatedAt: Date, source: string, html: string, userId: number }
 
+// 1-32 visible characters: no whitespace, separators or control/format characters.
+export const NICKNAME_PATTERN = '^[^\\p{C}\\p{Z}\\s]{1,32}$'
+export const isValidNickname = (nickname: string): boolean => new RegExp(NICKNAME_PATTERN, 'u').test(nickname)
+
 export const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1000)
 
 export const userUrl = (id: number): string => `/api/users/${id}`

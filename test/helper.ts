@@ -28,18 +28,29 @@ export async function adminQuery (sql: string): Promise<void> {
   }
 }
 
-let fileDatabase: Promise<string> | undefined
+const databases = new WeakMap<TestContext, Promise<string>>()
+const created: string[] = []
+let dropAtEnd = false
 
-// This test file's own database, cloned from the migrated template; dropped when the file ends.
+// A test's own database, cloned from the migrated template (shared by every service the
+// test builds); all are dropped when the file ends.
 export function testDatabase (t: TestContext): Promise<string> {
-  if (fileDatabase === undefined) {
+  let database = databases.get(t)
+  if (database === undefined) {
     const name = `flack_test_${process.pid}_${randomBytes(4).toString('hex')}`
-    fileDatabase = adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`).then(() => databaseUrl(name))
-    let root: TestContext = t
-    while (root.parent !== undefined && root.parent !== null) root = root.parent as TestContext
-    root.teardown(() => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+    created.push(name)
+    database = adminQuery(`CREATE DATABASE ${name} TEMPLATE ${template}`).then(() => databaseUrl(name))
+    databases.set(t, database)
+    if (!dropAtEnd) {
+      dropAtEnd = true
+      let root: TestContext = t
+      while (root.parent !== undefined && root.parent !== null) root = root.parent as TestContext
+      root.teardown(async () => {
+        for (const name of created) await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      })
+    }
   }
-  return fileDatabase
+  return database
 }
 
 // The settings every test service gets: this file's database, a fixed secret, quiet logs.

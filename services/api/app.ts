@@ -7,6 +7,7 @@ import stats from './routes/stats'
 import messages from './routes/messages'
 import tasks from './routes/tasks'
 import web from './routes/web'
+import taskWaiter from '../../plugins/task-waiter'
 
 export type ApiOptions = ServiceOptions
 
@@ -23,6 +24,7 @@ export async function buildApi (options: ApiOptions): Promise<FastifyInstance> {
   await app.register(users)
   await app.register(tokens)
   await app.register(stats)
+  await app.register(taskWaiter)
   await app.register(messages)
   await app.register(tasks)
   await app.register(web)

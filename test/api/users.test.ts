@@ -1,11 +1,146 @@
 import t from 'tap'
-import { buildTestApi, createUser } from '../helper'
+import { buildTestApi, createUser, uniqueNickname } from '../helper'
 
-t.test('register and fetch a user', async (t) => {
+t.test('POST /api/users registers a user', async (t) => {
   const app = await buildTestApi(t)
-  const user = await createUser(app, 'alice')
+  const nickname = uniqueNickname('reg')
+  const res = await app.inject({ method: 'POST', url: '/api/users', payload: { nickname, password: 'password1' } })
+  t.equal(res.statusCode, 201)
+  const user = res.json()
+  t.equal(res.headers.location, `/api/users/${user.id}`)
+  t.same(Object.keys(user).sort(), ['_links', 'created_at', 'id', 'last_seen_at', 'nickname', 'online', 'updated_at'])
+  t.equal(user.nickname, nickname)
+  t.equal(user.online, false)
+  t.ok(Number.isInteger(user.created_at) && Math.abs(user.created_at - Date.now() / 1000) < 60, 'times are unix seconds')
+  t.same(user._links, { self: `/api/users/${user.id}`, messages: `/api/messages?user_id=${user.id}`, tokens: '/api/tokens' })
+  t.notMatch(res.body, /password|scrypt/)
+  const stored = await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })
+  t.match(stored.passwordHash, /^scrypt\$/, 'password stored as a scrypt hash')
+  t.notMatch(stored.passwordHash, /password1/)
+})
+
+t.test('POST /api/users rejects bad registrations with 400 and stores nothing', async (t) => {
+  const app = await buildTestApi(t)
+  const taken = await createUser(app)
+  const before = await app.prisma.user.count()
+  const cases: Array<[string, unknown]> = [
+    ['missing nickname', { password: 'password1' }],
+    ['missing password', { nickname: 'someone' }],
+    ['empty nickname', { nickname: '', password: 'password1' }],
+    ['nickname too long', { nickname: 'x'.repeat(33), password: 'password1' }],
+    ['nickname with a space', { nickname: 'a b', password: 'password1' }],
+    ['nickname with a control character', { nickname: 'a\u0000b', password: 'password1' }],
+    ['nickname of invisible characters', { nickname: '\u200b\u200b', password: 'password1' }],
+    ['password too short', { nickname: 'someone', password: 'short' }],
+    ['password too long', { nickname: 'someone', password: 'x'.repeat(257) }],
+    ['nickname of the wrong type', { nickname: 12345, password: 'password1' }],
+    ['password of the wrong type', { nickname: 'someone', password: ['password1'] }],
+    ['an extra field', { nickname: 'someone', password: 'password1', admin: true }],
+    ['a body that is not an object', ['someone', 'password1']],
+    ['a taken nickname', { nickname: taken.nickname, password: 'password1' }],
+  ]
+  for (const [name, payload] of cases) {
+    const res = await app.inject({ method: 'POST', url: '/api/users', payload: payload as object })
+    t.equal(res.statusCode, 400, name)
+    t.type(res.json().error, 'string', `${name}: {error}`)
+  }
+  t.equal(await app.prisma.user.count(), before, 'no user was created')
+})
+
+t.test('a 32-character unicode nickname is accepted', async (t) => {
+  const app = await buildTestApi(t)
+  const nickname = 'ñ'.repeat(31) + 'é'
+  const res = await app.inject({ method: 'POST', url: '/api/users', payload: { nickname, password: 'password1' } })
+  t.equal(res.statusCode, 201)
+  t.equal(res.json().nickname, nickname)
+})
+
+t.test('GET /api/users lists users ordered by updated_at then nickname, with filters', async (t) => {
+  const app = await buildTestApi(t)
+  const names = ['carol', 'alice', 'bob']
+  for (const nickname of names) {
+    await app.inject({ method: 'POST', url: '/api/users', payload: { nickname, password: 'password1' } })
+  }
+  // Same updated_at for all three: the nickname breaks the tie.
+  await app.prisma.user.updateMany({ data: { updatedAt: new Date('2026-01-01T00:00:00Z') } })
+  const all = await app.inject({ method: 'GET', url: '/api/users' })
+  t.equal(all.statusCode, 200)
+  t.same(all.json().users.map((u: { nickname: string }) => u.nickname), ['alice', 'bob', 'carol'])
+
+  await app.prisma.user.update({ where: { nickname: 'alice' }, data: { updatedAt: new Date('2026-01-02T00:00:00Z') } })
+  const ordered = await app.inject({ method: 'GET', url: '/api/users' })
+  t.same(ordered.json().users.map((u: { nickname: string }) => u.nickname), ['bob', 'carol', 'alice'])
+
+  const since = Date.parse('2026-01-01T00:00:00Z') / 1000
+  const newer = await app.inject({ method: 'GET', url: `/api/users?updated_since=${since}` })
+  t.same(newer.json().users.map((u: { nickname: string }) => u.nickname), ['alice'], 'updated_since is strictly after')
+
+  // A token marks its owner online, so ?online=1 lists the caller.
+  const dave = await createUser(app, 'dave')
+  const online = await app.inject({ method: 'GET', url: '/api/users?online=1', headers: dave.auth })
+  t.same(online.json().users.map((u: { nickname: string }) => u.nickname), ['dave'])
+  const offline = await app.inject({ method: 'GET', url: '/api/users?online=0' })
+  t.same(offline.json().users.map((u: { nickname: string }) => u.nickname).sort(), ['alice', 'bob', 'carol'])
+
+  for (const query of ['online=2', 'online=yes', 'updated_since=abc', 'updated_since=-1', 'sort=nickname']) {
+    const res = await app.inject({ method: 'GET', url: `/api/users?${query}` })
+    t.equal(res.statusCode, 400, query)
+  }
+  const badToken = await app.inject({ method: 'GET', url: '/api/users', headers: { authorization: 'Bearer nope' } })
+  t.equal(badToken.statusCode, 401, 'a token that is sent must be valid')
+})
+
+t.test('GET /api/users/:id', async (t) => {
+  const app = await buildTestApi(t)
+  const user = await createUser(app)
   const res = await app.inject({ method: 'GET', url: `/api/users/${user.id}` })
   t.equal(res.statusCode, 200)
-  t.equal(res.json().nickname, 'alice')
-  t.notOk('password_hash' in res.json())
+  t.equal(res.json().nickname, user.nickname)
+  t.equal((await app.inject({ method: 'GET', url: '/api/users/999999' })).statusCode, 404)
+  t.equal((await app.inject({ method: 'GET', url: '/api/users/99999999999999' })).statusCode, 400)
+  t.equal((await app.inject({ method: 'GET', url: '/api/users/abc' })).statusCode, 400)
+  t.equal((await app.inject({ method: 'GET', url: `/api/users/${user.id}`, headers: { authorization: 'Bearer x.y.z' } })).statusCode, 401)
+})
+
+t.test('PUT /api/users/:id changes your own nickname', async (t) => {
+  const app = await buildTestApi(t)
+  const user = await createUser(app)
+  const other = await createUser(app)
+  const nickname = uniqueNickname('renamed')
+  const res = await app.inject({ method: 'PUT', url: `/api/users/${user.id}`, headers: user.auth, payload: { nickname } })
+  t.equal(res.statusCode, 204)
+  t.equal(res.body, '')
+  t.equal((await app.inject({ method: 'GET', url: `/api/users/${user.id}` })).json().nickname, nickname)
+
+  const checks: Array<[string, number, object, object | undefined]> = [
+    ['someone else', 403, { url: `/api/users/${other.id}` }, { nickname: 'hijack' }],
+    ['unknown user', 404, { url: '/api/users/999999' }, { nickname: 'ghost' }],
+    ['no token', 401, { url: `/api/users/${user.id}`, headers: {} }, { nickname: 'nobody' }],
+    ['empty body', 400, { url: `/api/users/${user.id}` }, {}],
+    ['taken nickname', 400, { url: `/api/users/${user.id}` }, { nickname: other.nickname }],
+    ['invalid nickname', 400, { url: `/api/users/${user.id}` }, { nickname: 'has space' }],
+    ['unknown field', 400, { url: `/api/users/${user.id}` }, { online: true }],
+  ]
+  for (const [name, status, req, payload] of checks) {
+    const res = await app.inject({ method: 'PUT', headers: user.auth, payload, ...req })
+    t.equal(res.statusCode, status, name)
+  }
+  t.equal((await app.prisma.user.findUniqueOrThrow({ where: { id: other.id } })).nickname, other.nickname, 'other user untouched')
+  t.equal((await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).nickname, nickname)
+})
+
+t.test('changing the password revokes every token of that user', async (t) => {
+  const app = await buildTestApi(t)
+  const user = await createUser(app)
+  const second = await app.inject({ method: 'POST', url: '/api/tokens', headers: { authorization: `Basic ${Buffer.from(`${user.nickname}:${user.password}`).toString('base64')}` } })
+  const otherToken = { authorization: `Bearer ${second.json().token}` }
+  const res = await app.inject({ method: 'PUT', url: `/api/users/${user.id}`, headers: user.auth, payload: { password: 'a new password' } })
+  t.equal(res.statusCode, 204)
+  for (const headers of [user.auth, otherToken]) {
+    t.equal((await app.inject({ method: 'GET', url: '/api/users', headers })).statusCode, 401, 'old token revoked')
+  }
+  const old = await app.inject({ method: 'POST', url: '/api/tokens', headers: { authorization: `Basic ${Buffer.from(`${user.nickname}:${user.password}`).toString('base64')}` } })
+  t.equal(old.statusCode, 401, 'old password refused')
+  const fresh = await app.inject({ method: 'POST', url: '/api/tokens', headers: { authorization: `Basic ${Buffer.from(`${user.nickname}:a new password`).toString('base64')}` } })
+  t.equal(fresh.statusCode, 200, 'new password works')
 })

@@ -1,4 +1,86 @@
 import type { FastifyInstance } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { httpError } from '../../../plugins/errors'
+import { messageJson, type MessageRow } from '../../../plugins/models'
+import { queueEditMessage, queuePostMessage, validateMessageSource } from '../../../plugins/tasks'
+import { Id, IdParams, MessageSchema, UnixTime, errors } from '../schemas'
+import { PreferHeaders, replyWithTask, taskResponses } from './tasks'
 
-// Messages routes (issue 3): filled in by the worker work.
-export default async function messages (_fastify: FastifyInstance): Promise<void> {}
+// Lists never reach further back than this (the original app's rule).
+const HISTORY_SECONDS = 24 * 60 * 60
+
+const messageColumns = `id, created_at AS "createdAt", updated_at AS "updatedAt", source, html, user_id AS "userId"`
+
+export default async function messages (app: FastifyInstance): Promise<void> {
+  const fastify = app.withTypeProvider<TypeBoxTypeProvider>()
+  const { config } = fastify
+  const SourceBody = Type.Object({ source: Type.String({ minLength: 1, maxLength: config.MESSAGE_MAX_LENGTH }) }, { additionalProperties: false })
+
+  fastify.post('/api/messages', {
+    preHandler: fastify.authenticate,
+    schema: {
+      summary: 'Post a message: 202 and the task Location; the task ends in 201 with the message',
+      security: [{ bearer: [] }],
+      headers: PreferHeaders,
+      body: SourceBody,
+      response: taskResponses,
+    },
+  }, async (request, reply) => {
+    const source = validateMessageSource(request.body.source, config.MESSAGE_MAX_LENGTH)
+    const taskId = await queuePostMessage(fastify.pg, request.currentUser!.id, source)
+    return replyWithTask(app, request, reply, taskId)
+  })
+
+  fastify.get('/api/messages', {
+    preHandler: fastify.authenticateOptional,
+    schema: {
+      summary: 'Messages of the last 24 hours, least recently updated first',
+      querystring: Type.Object({ updated_since: Type.Optional(UnixTime), user_id: Type.Optional(Id) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ messages: Type.Array(MessageSchema) }), ...errors(400, 401) },
+    },
+  }, async (request) => {
+    const { updated_since: since, user_id: userId } = request.query
+    const oldest = Math.max(since ?? 0, Math.floor(Date.now() / 1000) - HISTORY_SECONDS)
+    const { rows } = await fastify.pg.query<MessageRow>({
+      name: 'messages-since',
+      text: `SELECT ${messageColumns} FROM messages
+             WHERE updated_at > to_timestamp($1) AND ($2::int IS NULL OR user_id = $2::int)
+             ORDER BY updated_at, id`,
+      values: [oldest, userId ?? null],
+    })
+    return { messages: rows.map(messageJson) }
+  })
+
+  fastify.get('/api/messages/:id', {
+    preHandler: fastify.authenticateOptional,
+    schema: { summary: 'One message', params: IdParams, response: { 200: MessageSchema, ...errors(400, 401, 404) } },
+  }, async (request) => {
+    const { rows } = await fastify.pg.query<MessageRow>({
+      name: 'message-by-id', text: `SELECT ${messageColumns} FROM messages WHERE id = $1`, values: [request.params.id],
+    })
+    if (rows.length === 0) throw httpError(404, 'Message not found')
+    return messageJson(rows[0])
+  })
+
+  fastify.put('/api/messages/:id', {
+    preHandler: fastify.authenticate,
+    schema: {
+      summary: 'Edit your message: 202 and the task Location; the task ends in 204',
+      security: [{ bearer: [] }],
+      params: IdParams,
+      headers: PreferHeaders,
+      body: SourceBody,
+      response: taskResponses,
+    },
+  }, async (request, reply) => {
+    const { rows } = await fastify.pg.query<{ userId: number }>({
+      name: 'message-author', text: 'SELECT user_id AS "userId" FROM messages WHERE id = $1', values: [request.params.id],
+    })
+    if (rows.length === 0) throw httpError(404, 'Message not found')
+    if (rows[0].userId !== request.currentUser!.id) throw httpError(403, 'You can only edit your own messages')
+    const source = validateMessageSource(request.body.source, config.MESSAGE_MAX_LENGTH)
+    const taskId = await queueEditMessage(fastify.pg, request.currentUser!.id, request.params.id, source)
+    return replyWithTask(app, request, reply, taskId)
+  })
+}

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto'
+import type pg from 'pg'
+import { httpError } from './errors'
+import type { Prisma } from './database'
+
+// Asynchronous requests (202 + Location): a `tasks` row per request, and a graphile-worker
+// job that ends it by storing the final response. Row and job are written by one SQL
+// statement, so they commit together or not at all.
+
+export const TASKS_CHANNEL = 'flack_tasks'
+export const POST_MESSAGE = 'post_message'
+export const EDIT_MESSAGE = 'edit_message'
+export const PREVIEW_LINKS = 'preview_links'
+// Attempts before a task is given up and answers 500.
+export const TASK_MAX_ATTEMPTS = 5
+
+// A pg pool or client, or a Prisma client (the push service and the API both queue).
+export type Queryable = Pick<pg.Pool, 'query'> | Pick<Prisma, '$queryRawUnsafe'>
+
+async function queryRows<R> (db: Queryable, text: string, values: unknown[]): Promise<R[]> {
+  if ('query' in db) return (await db.query(text, values)).rows as R[]
+  return db.$queryRawUnsafe<R[]>(text, ...values)
+}
+
+// Trims nothing: the source is kept as written. Throws a 400 for a missing, blank or too long source.
+export function validateMessageSource (source: unknown, maxLength: number): string {
+  if (typeof source !== 'string') throw httpError(400, 'Invalid request: source must be a string')
+  if (source.trim() === '') throw httpError(400, 'Invalid request: source must not be empty')
+  if (source.length > maxLength) throw httpError(400, `Invalid request: source must be at most ${maxLength} characters`)
+  return source
+}
+
+const QUEUE_TASK = `WITH task AS (
+    INSERT INTO tasks (id, user_id, kind, message_id) VALUES ($1::uuid, $2::int, $3::varchar, $4::int) RETURNING id)
+  SELECT graphile_worker.add_job($3::text, $5::json, max_attempts => ${TASK_MAX_ATTEMPTS}) FROM task`
+
+async function queueTask (db: Queryable, userId: number, kind: string, messageId: number | null, payload: object): Promise<string> {
+  const id = randomUUID()
+  await queryRows(db, QUEUE_TASK, [id, userId, kind, messageId, JSON.stringify({ taskId: id, ...payload })])
+  return id
+}
+
+// Records a post task and queues its job; returns the task id. Validate the source first.
+export function queuePostMessage (db: Queryable, userId: number, source: string): Promise<string> {
+  return queueTask(db, userId, POST_MESSAGE, null, { source })
+}
+
+// Records an edit task for a message the caller has checked is the user's own.
+export function queueEditMessage (db: Queryable, userId: number, messageId: number, source: string): Promise<string> {
+  return queueTask(db, userId, EDIT_MESSAGE, messageId, { messageId, source })
+}
+
+export interface TaskRow {
+  userId: number
+  status: 'queued' | 'done' | 'failed'
+  responseStatus: number | null
+  responseHeaders: Record<string, string> | null
+  responseBody: unknown
+}
+
+const READ_TASK = `SELECT user_id AS "userId", status, response_status AS "responseStatus",
+  response_headers AS "responseHeaders", response_body AS "responseBody" FROM tasks WHERE id = $1::uuid`
+
+export const isTaskId = (id: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
+
+export async function readTask (db: Queryable, id: string): Promise<TaskRow | null> {
+  if (!isTaskId(id)) return null
+  const rows = await queryRows<TaskRow>(db, READ_TASK, [id])
+  return rows[0] ?? null
+}
+
+export const isFinished = (task: TaskRow): boolean => task.status === 'done' || task.status === 'failed'

@@ -1,0 +1,54 @@
+// The push protocol's JSON text frames: what the server writes and what it accepts.
+
+export type Ref = string | number
+
+// A server frame, serialised once and written as is to every client that gets it.
+export interface EventFrame { seq: number, data: Buffer }
+
+// Built from the stored jsonb text, so the model is never parsed and re-serialised.
+export function eventFrame (seq: string, cls: string, modelJson: string): EventFrame {
+  return {
+    seq: Number(seq),
+    data: Buffer.from(`{"type":"updated_model","seq":${seq},"class":${JSON.stringify(cls)},"model":${modelJson}}`),
+  }
+}
+
+export const RESET_FRAME = Buffer.from('{"type":"reset"}')
+
+export const errorFrame = (error: string, ref?: Ref): string =>
+  JSON.stringify(ref === undefined ? { type: 'error', error } : { type: 'error', ref, error })
+
+export const ackFrame = (ref: Ref, fields: Record<string, unknown> = {}): string =>
+  JSON.stringify({ type: 'ack', ref, ...fields })
+
+export type ClientFrame =
+  | { type: 'ping_user', token: string, ref?: Ref }
+  | { type: 'post_message', token: string, source: unknown, ref?: Ref }
+
+const MAX_REF_LENGTH = 128
+const MAX_TOKEN_LENGTH = 2048
+
+// Parses one text frame; a string is the error to answer with (and the ref, when one was readable).
+export function parseClientFrame (text: string): ClientFrame | { error: string, ref?: Ref } {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return { error: 'Frame is not valid JSON' }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'Frame must be a JSON object' }
+  const frame = value as Record<string, unknown>
+  let ref: Ref | undefined
+  if (frame.ref !== undefined) {
+    const valid = (typeof frame.ref === 'string' && frame.ref.length <= MAX_REF_LENGTH) ||
+      (typeof frame.ref === 'number' && Number.isFinite(frame.ref))
+    if (!valid) return { error: `ref must be a string of at most ${MAX_REF_LENGTH} characters or a number` }
+    ref = frame.ref as Ref
+  }
+  if (typeof frame.type !== 'string') return { error: 'Frame must have a string type', ref }
+  if (frame.type !== 'ping_user' && frame.type !== 'post_message') return { error: `Unknown frame type: ${frame.type.slice(0, 64)}`, ref }
+  if (typeof frame.token !== 'string' || frame.token.length === 0) return { error: 'A token is required', ref }
+  if (frame.token.length > MAX_TOKEN_LENGTH) return { error: 'Invalid or expired token', ref }
+  if (frame.type === 'ping_user') return { type: 'ping_user', token: frame.token, ref }
+  return { type: 'post_message', token: frame.token, source: frame.source, ref }
+}

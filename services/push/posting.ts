@@ -1,0 +1,7 @@
+// How a socket's post_message reaches the worker: the same task record and job as POST /api/messages.
+export interface MessagePosting {
+  // Why this source cannot be posted, or null when it can (checked before anything is queued).
+  invalidSource: (source: unknown) => string | null
+  // Records the task and queues the post in one transaction; resolves to the task's id.
+  post: (userId: number, source: string) => Promise<string>
+}

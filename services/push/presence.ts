@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto'
+import type pg from 'pg'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Prisma } from '../../plugins/database'
+import { markUserOnline, markUsersOffline } from '../../plugins/presence'
+
+export interface PresenceSettings {
+  // A push instance that has not heartbeat for this long no longer keeps its users online.
+  offlineAfterSeconds: number
+}
+
+// This instance's part in presence: a push_instances row kept fresh, and a push_connections row
+// per socket tied to a user, so the sweeper (on any process) never marks a connected user offline.
+export class InstancePresence {
+  readonly instanceId = randomUUID()
+  // Connections tied to each user on this instance, so closing one of several costs no query.
+  private readonly tied = new Map<number, Set<string>>()
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+  // Per-user chains keep one user's tie/untie writes in order on this instance.
+  private readonly chains = new Map<number, Promise<unknown>>()
+
+  constructor (
+    private readonly pool: pg.Pool,
+    private readonly prisma: Prisma,
+    private readonly settings: PresenceSettings,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  // Well under the offline timeout, so a live instance never looks dead between two beats.
+  get heartbeatMs (): number {
+    return Math.min(10000, Math.max(200, this.settings.offlineAfterSeconds * 1000 / 4))
+  }
+
+  async start (): Promise<void> {
+    await this.beat()
+    this.timer = setInterval(() => {
+      this.beat().catch((err: Error) => this.log.warn({ err }, 'push: instance heartbeat failed'))
+    }, this.heartbeatMs)
+    this.timer.unref()
+  }
+
+  private async beat (): Promise<void> {
+    const { rows } = await this.pool.query<{ inserted: boolean }>({
+      name: 'push-instance-beat',
+      text: `INSERT INTO push_instances (id) VALUES ($1)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = now() RETURNING (xmax = 0) AS inserted`,
+      values: [this.instanceId],
+    })
+    // Another instance removed us as dead (this process was paused): put our connections back.
+    if (rows[0].inserted && this.tied.size > 0) {
+      for (const [userId, connections] of this.tied) {
+        for (const connectionId of connections) await this.insertConnection(connectionId, userId)
+      }
+    }
+    // Instances gone for much longer than the offline timeout are dead: forget them and their connections.
+    await this.pool.query({
+      name: 'push-instance-forget-dead',
+      text: 'DELETE FROM push_instances WHERE heartbeat_at < now() - make_interval(secs => $1::int)',
+      values: [Math.max(600, this.settings.offlineAfterSeconds * 10)],
+    })
+  }
+
+  private async insertConnection (connectionId: string, userId: number): Promise<void> {
+    await this.pool.query({
+      name: 'push-connection-insert',
+      text: 'INSERT INTO push_connections (id, instance_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
+      values: [connectionId, this.instanceId, userId],
+    })
+  }
+
+  private serial<T> (userId: number, work: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(userId) ?? Promise.resolve()
+    const next = previous.then(work, work)
+    const settled = next.catch(() => {})
+    this.chains.set(userId, settled)
+    settled.then(() => { if (this.chains.get(userId) === settled) this.chains.delete(userId) })
+    return next
+  }
+
+  // Ties a connection to a user: its row first, then online, so no sweep sees the user unheld.
+  tie (connectionId: string, userId: number): Promise<void> {
+    return this.serial(userId, async () => {
+      let connections = this.tied.get(userId)
+      if (connections === undefined) this.tied.set(userId, connections = new Set())
+      connections.add(connectionId)
+      await this.insertConnection(connectionId, userId)
+      await markUserOnline(this.prisma, userId)
+    })
+  }
+
+  // A closed connection: when it was the user's last anywhere, the user goes offline (and that is pushed).
+  untie (connectionId: string, userId: number): Promise<void> {
+    return this.serial(userId, async () => {
+      const connections = this.tied.get(userId)
+      connections?.delete(connectionId)
+      if (connections?.size === 0) this.tied.delete(userId)
+      if (this.stopped) return
+      await this.pool.query({ name: 'push-connection-delete', text: 'DELETE FROM push_connections WHERE id = $1', values: [connectionId] })
+      if (connections !== undefined && connections.size > 0) return
+      await markUsersOffline(this.prisma, { userIds: [userId], liveWithinSeconds: this.settings.offlineAfterSeconds })
+    })
+  }
+
+  // Shutdown: the rows go (with their connections); users are left to reconnect elsewhere, and the
+  // sweeper marks offline those who do not, as it would after a crash.
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearInterval(this.timer)
+    await Promise.allSettled([...this.chains.values()])
+    await this.pool.query('DELETE FROM push_instances WHERE id = $1', [this.instanceId])
+  }
+}

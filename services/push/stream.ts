@@ -1,0 +1,97 @@
+import type pg from 'pg'
+import type { FastifyBaseLogger } from 'fastify'
+import { EVENTS_CHANNEL } from '../../plugins/events'
+import { listen, type Listener } from '../../plugins/listener'
+import type { EventFrame } from './frames'
+import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'
+
+// Something that takes the event stream: a socket, in practice.
+export interface Subscriber { deliver: (frame: EventFrame) => void }
+
+const START_TIMEOUT_MS = 15000
+
+// One LISTEN connection per process: each notification wakes one batched read of every event
+// after the last one seen, and each frame, serialised once, goes to every subscriber in seq order.
+export class EventStream {
+  // The newest event handed to subscribers; everything at or below it has been delivered.
+  lastSeq = 0
+  readonly subscribers = new Set<Subscriber>()
+  private listener: Listener | null = null
+  private started = false
+  private reading = false
+  private readAgain = false
+  private idle: Promise<void> = Promise.resolve()
+  private markIdle: () => void = () => {}
+
+  constructor (private readonly pool: pg.Pool, private readonly databaseUrl: string, private readonly log: FastifyBaseLogger) {}
+
+  // Resolves once listening and positioned at the newest event, so no later event is missed.
+  start (): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('push: could not listen for events (database unreachable?)')), START_TIMEOUT_MS)
+      this.listener = listen({
+        databaseUrl: this.databaseUrl,
+        channels: [EVENTS_CHANNEL],
+        onNotification: () => this.catchUp(),
+        onConnect: () => {
+          if (this.started) {
+            // Notifications sent while reconnecting were lost: read whatever they announced.
+            this.catchUp()
+            return
+          }
+          newestEventSeq(this.pool).then((seq) => {
+            this.lastSeq = seq
+            this.started = true
+            clearTimeout(timer)
+            resolve()
+            this.catchUp()
+          }, (err: Error) => this.log.warn({ err }, 'push: reading the newest event failed; retrying on reconnect'))
+        },
+        onError: (err) => this.log.warn({ err }, 'push: event listener connection lost; reconnecting'),
+      })
+    })
+  }
+
+  // Reads in a loop while notifications keep arriving; one read at a time keeps seq order.
+  catchUp (): void {
+    if (!this.started) return
+    if (this.reading) {
+      this.readAgain = true
+      return
+    }
+    this.reading = true
+    this.idle = new Promise((resolve) => { this.markIdle = resolve })
+    this.readLoop().catch((err: Error) => {
+      this.log.error({ err }, 'push: reading new events failed')
+      // The next notification (or reconnect) retries from the same position.
+    }).finally(() => {
+      this.reading = false
+      this.markIdle()
+    })
+  }
+
+  private async readLoop (): Promise<void> {
+    do {
+      this.readAgain = false
+      let page: EventFrame[]
+      do {
+        page = await readEventsAfter(this.pool, this.lastSeq, PAGE_SIZE)
+        for (const frame of page) this.broadcast(frame)
+      } while (page.length === PAGE_SIZE)
+    } while (this.readAgain)
+  }
+
+  private broadcast (frame: EventFrame): void {
+    this.lastSeq = frame.seq
+    for (const subscriber of this.subscribers) subscriber.deliver(frame)
+  }
+
+  add (subscriber: Subscriber): void { this.subscribers.add(subscriber) }
+  remove (subscriber: Subscriber): void { this.subscribers.delete(subscriber) }
+
+  async close (): Promise<void> {
+    this.started = false
+    await this.listener?.close()
+    await this.idle
+  }
+}
