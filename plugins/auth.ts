@@ -6,19 +6,24 @@ import { httpError } from './errors'
 import { dummyPasswordHash, verifyPassword } from './passwords'
 import { markUserOnline } from './presence'
 import { LoginLimiter } from './login-limiter'
-import { isValidNickname, type UserRow } from './models'
+import { AuthCache, announce, tokenRevoked, userTokensRevoked } from './token-cache'
+import { isValidNickname } from './models'
+import type { Transaction } from './database'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-const tokenUserQuery = {
-  name: 'token-user',
-  text: `SELECT u.id, u.created_at AS "createdAt", u.updated_at AS "updatedAt", u.nickname,
-                u.last_seen_at AS "lastSeenAt", u.online
-         FROM tokens t JOIN users u ON u.id = t.user_id
-         WHERE t.id = $1 AND t.user_id = $2 AND t.revoked_at IS NULL AND t.expires_at > now()`,
+const liveTokenQuery = {
+  name: 'live-token',
+  text: `SELECT extract(epoch FROM expires_at) * 1000 AS "expiresAt" FROM tokens
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()`,
+}
+const seenQuery = {
+  name: 'user-seen',
+  text: 'UPDATE users SET last_seen_at = now() WHERE id = $1 AND online RETURNING id',
 }
 
 interface TokenClaims { sub: string, jti: string }
+export interface AuthUser { id: number }
 
 declare module '@fastify/jwt' {
   interface FastifyJWT { payload: TokenClaims }
@@ -26,7 +31,7 @@ declare module '@fastify/jwt' {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    currentUser: UserRow | null
+    currentUser: AuthUser | null
     tokenId: string | null
   }
   interface FastifyInstance {
@@ -35,8 +40,11 @@ declare module 'fastify' {
     authenticateOptional: (request: FastifyRequest) => Promise<void>
     authenticateBasic: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
     issueToken: (userId: number) => Promise<string>
-    userForToken: (token: string) => Promise<{ user: UserRow, tokenId: string } | null>
-    markSeen: (user: UserRow) => Promise<UserRow>
+    userForToken: (token: string) => Promise<{ user: AuthUser, tokenId: string } | null>
+    markSeen: (user: AuthUser) => Promise<void>
+    revokeToken: (jti: string) => Promise<void>
+    revokeUserTokens: (tx: Transaction, userId: number) => Promise<void>
+    authCache: AuthCache
   }
 }
 
@@ -48,6 +56,10 @@ export default fp(async (fastify) => {
     verify: { algorithms: ['HS256'] },
   })
   const limiter = new LoginLimiter(config.LOGIN_FAILURE_WINDOW_SECONDS * 1000)
+  const cache = new AuthCache(60_000)
+  cache.start(config.DATABASE_URL, (err) => fastify.log.warn({ err }, 'auth listener disconnected'))
+  fastify.addHook('onClose', () => cache.close())
+  fastify.decorate('authCache', cache)
 
   fastify.decorateRequest('currentUser', null)
   fastify.decorateRequest('tokenId', null)
@@ -60,7 +72,8 @@ export default fp(async (fastify) => {
     return fastify.jwt.sign({ sub: String(userId), jti })
   })
 
-  // Signature, expiry and the token's row (not revoked) all have to hold.
+  // Signature, expiry and the token's row (not revoked) all have to hold; a token
+  // checked recently is trusted from the cache until a revocation is announced.
   fastify.decorate('userForToken', async (token: string) => {
     let claims: TokenClaims
     try {
@@ -70,16 +83,34 @@ export default fp(async (fastify) => {
     }
     const userId = Number(claims.sub)
     if (typeof claims.jti !== 'string' || !UUID.test(claims.jti) || !Number.isSafeInteger(userId)) return null
-    const { rows } = await fastify.pg.query<UserRow>({ ...tokenUserQuery, values: [claims.jti, userId] })
-    return rows.length === 0 ? null : { user: rows[0], tokenId: claims.jti }
+    if (cache.userForToken(claims.jti) !== userId) {
+      const { rows } = await fastify.pg.query<{ expiresAt: string }>({ ...liveTokenQuery, values: [claims.jti, userId] })
+      if (rows.length === 0) return null
+      cache.rememberToken(claims.jti, userId, Number(rows[0].expiresAt))
+    }
+    return { user: { id: userId }, tokenId: claims.jti }
   })
 
-  // Presence: a flip publishes a User event; a fresh online user costs no write.
-  fastify.decorate('markSeen', async (user: UserRow) => {
-    if (!user.online) return (await markUserOnline(fastify.prisma, user.id)) ?? { ...user, online: true }
-    if (Date.now() - user.lastSeenAt.getTime() < config.PRESENCE_REFRESH_SECONDS * 1000) return user
-    await fastify.pg.query({ name: 'user-seen', text: 'UPDATE users SET last_seen_at = now() WHERE id = $1', values: [user.id] })
-    return { ...user, lastSeenAt: new Date() }
+  // Presence: a flip publishes a User event; a user this process saw recently costs no write.
+  fastify.decorate('markSeen', async (user: AuthUser) => {
+    if (cache.seenRecently(user.id, config.PRESENCE_REFRESH_SECONDS * 1000)) return
+    const { rowCount } = await fastify.pg.query({ ...seenQuery, values: [user.id] })
+    if (rowCount === 0) await markUserOnline(fastify.prisma, user.id)
+    cache.rememberSeen(user.id)
+  })
+
+  fastify.decorate('revokeToken', async (jti: string) => {
+    await fastify.prisma.$transaction(async (tx) => {
+      await tx.token.update({ where: { id: jti }, data: { revokedAt: new Date() } })
+      await announce(tx, tokenRevoked(jti))
+    })
+    cache.forget(tokenRevoked(jti))
+  })
+
+  fastify.decorate('revokeUserTokens', async (tx: Transaction, userId: number) => {
+    await tx.token.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } })
+    await announce(tx, userTokensRevoked(userId))
+    cache.forget(userTokensRevoked(userId))
   })
 
   async function bearer (request: FastifyRequest, required: boolean): Promise<void> {
@@ -91,7 +122,8 @@ export default fp(async (fastify) => {
     const match = /^Bearer +([A-Za-z0-9_.-]+) *$/.exec(header)
     const found = match === null ? null : await fastify.userForToken(match[1])
     if (found === null) throw httpError(401, 'Invalid or expired token')
-    request.currentUser = await fastify.markSeen(found.user)
+    await fastify.markSeen(found.user)
+    request.currentUser = found.user
     request.tokenId = found.tokenId
   }
 
@@ -112,7 +144,7 @@ export default fp(async (fastify) => {
     }
     // A nickname that could never be registered is not looked up (NUL bytes would upset the database).
     const user = isValidNickname(credentials.nickname)
-      ? await fastify.prisma.user.findUnique({ where: { nickname: credentials.nickname } })
+      ? await fastify.prisma.user.findUnique({ where: { nickname: credentials.nickname }, select: { id: true, passwordHash: true } })
       : null
     const ok = await verifyPassword(credentials.password, user?.passwordHash ?? await dummyPasswordHash())
     if (user === null || !ok) {
@@ -121,8 +153,8 @@ export default fp(async (fastify) => {
       throw httpError(401, 'Invalid nickname or password')
     }
     limiter.forget(nicknameKey)
-    const { passwordHash: _hidden, ...row } = user
-    request.currentUser = await fastify.markSeen(row)
+    request.currentUser = { id: user.id }
+    await fastify.markSeen(request.currentUser)
   })
 }, { name: 'auth', dependencies: ['config', 'database', 'errors'], fastify: '5.x' })
 

@@ -61,5 +61,8 @@ export function messageJson (message: MessageRow): MessageJson {
   }
 }
 
+// The same public fields for raw queries, named as the Prisma model names them.
+export const USER_COLUMNS = 'id, created_at AS "createdAt", updated_at AS "updatedAt", nickname, last_seen_at AS "lastSeenAt", online'
+
 // Selecting only these keeps password hashes out of every query result that leaves.
 export const publicUserFields = { id: true, createdAt: true, updatedAt: true, nickname: true, lastSeenAt: true, online: true } as const

@@ -1,15 +1,15 @@
 import type { Prisma } from './database'
 import { publishUser } from './events'
-import type { UserRow } from './models'
+import { announce, userWentOffline } from './token-cache'
+import { USER_COLUMNS, type UserRow } from './models'
 
-const userColumns = 'id, created_at AS "createdAt", updated_at AS "updatedAt", nickname, last_seen_at AS "lastSeenAt", online'
 
 // Flips a user online and publishes the change; a no-op when already online.
 export async function markUserOnline (prisma: Prisma, userId: number): Promise<UserRow | null> {
   return prisma.$transaction(async (tx) => {
     const rows = await tx.$queryRawUnsafe<UserRow[]>(
       `UPDATE users SET online = true, last_seen_at = now(), updated_at = now()
-       WHERE id = $1 AND NOT online RETURNING ${userColumns}`, userId)
+       WHERE id = $1 AND NOT online RETURNING ${USER_COLUMNS}`, userId)
     if (rows.length === 0) return null
     await publishUser(tx, rows[0])
     return rows[0]
@@ -36,10 +36,13 @@ export async function markUsersOffline (prisma: Prisma, filter: OfflineFilter): 
          AND NOT EXISTS (
            SELECT 1 FROM push_connections c JOIN push_instances i ON i.id = c.instance_id
            WHERE c.user_id = u.id AND i.heartbeat_at > now() - make_interval(secs => $3::int))
-       RETURNING ${userColumns.replace(/(^|, )/g, '$1u.')}`,
+       RETURNING ${USER_COLUMNS.replace(/(^|, )/g, '$1u.')}`,
       filter.userIds ?? null, filter.unseenForSeconds ?? null, filter.liveWithinSeconds)
     rows.sort((a, b) => a.id - b.id)
-    for (const row of rows) await publishUser(tx, row)
+    for (const row of rows) {
+      await publishUser(tx, row)
+      await announce(tx, userWentOffline(row.id))
+    }
     return rows
   })
 }

@@ -13,6 +13,8 @@ export interface ServiceOptions {
   // Settings by environment variable name; validated, never read from process.env here.
   env: ConfigInput
   logger?: FastifyServerOptions['logger']
+  // Where log lines go (tests capture them); stdout by default.
+  logStream?: { write: (line: string) => void }
 }
 
 // Bodies are validated strictly (no type coercion, no extra fields dropped silently);
@@ -32,6 +34,7 @@ export async function buildService (options: ServiceOptions, name: string): Prom
       level: config.LOG_LEVEL,
       name,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'], censor: '[redacted]' },
+      ...(options.logStream === undefined ? {} : { stream: options.logStream }),
     },
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,

@@ -21,7 +21,7 @@ export class TaskWaiter {
     const cancel = (): void => {
       clearTimeout(timer)
       const set = this.waiting.get(taskId)
-      set?.delete(wake)
+      set?.delete(cancel)
       if (set?.size === 0) this.waiting.delete(taskId)
       wake()
     }

@@ -26,6 +26,8 @@ async function queryRows<R> (db: Queryable, text: string, values: unknown[]): Pr
 export function validateMessageSource (source: unknown, maxLength: number): string {
   if (typeof source !== 'string') throw httpError(400, 'Invalid request: source must be a string')
   if (source.trim() === '') throw httpError(400, 'Invalid request: source must not be empty')
+  // PostgreSQL text cannot hold NUL: refused here rather than failing in the worker.
+  if (source.includes('\u0000')) throw httpError(400, 'Invalid request: source must not contain NUL characters')
   if (source.length > maxLength) throw httpError(400, `Invalid request: source must be at most ${maxLength} characters`)
   return source
 }

@@ -9,7 +9,7 @@ interface EventRow { seq: string, class: string, model: string }
 export async function readEventsAfter (pool: pg.Pool, after: number, limit = PAGE_SIZE): Promise<EventFrame[]> {
   const { rows } = await pool.query<EventRow>({
     name: 'push-events-after',
-    text: 'SELECT seq::text AS seq, class, model::text AS model FROM events WHERE seq > $1 ORDER BY seq LIMIT $2',
+    text: 'SELECT e.seq::text AS seq, e.class, e.model::text AS model FROM events e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2',
     values: [after, limit],
   })
   return rows.map((row) => eventFrame(row.seq, row.class, row.model))

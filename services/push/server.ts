@@ -1,10 +1,13 @@
+import type { FastifyInstance } from 'fastify'
 import type { ConfigInput } from '../../plugins/config'
-import type { Closeable } from '../../plugins/run-service'
 import { runService } from '../../plugins/run-service'
+import { buildPush } from './app'
 
-// The push service (issue 4): replaced by the push work.
-export async function startPush (_env: ConfigInput): Promise<Closeable> {
-  return { close: async () => {} }
+// Builds the push service from the environment and listens on PUSH_PORT; close() shuts it down with 1001.
+export async function startPush (env: ConfigInput): Promise<FastifyInstance> {
+  const app = await buildPush({ env })
+  await app.listen({ port: app.config.PUSH_PORT, host: app.config.HOST })
+  return app
 }
 
 if (require.main === module) runService('push', () => startPush(process.env))

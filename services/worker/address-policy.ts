@@ -40,14 +40,12 @@ function ipv6Groups (address: string): number[] | null {
 }
 
 // An IPv4 address carried inside an IPv6 one: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d),
-// NAT64 (64:ff9b::/96), translated (::ffff:0:a.b.c.d) and 6to4 (2002:AABB:CCDD::).
+// translated (::ffff:0:a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002:AABB:CCDD::).
 function embeddedIpv4 (groups: number[]): string | null {
   const v4 = (hi: number, lo: number): string => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`
   const zeros = (from: number, to: number): boolean => groups.slice(from, to).every((g) => g === 0)
-  if (zeros(0, 5) && (groups[5] === 0xffff || groups[5] === 0) && !(groups[5] === 0 && zeros(6, 8))) {
-    if (groups[5] === 0 && groups[6] === 0) return null // ::1 and friends are IPv6 proper
-    return v4(groups[6], groups[7])
-  }
+  if (zeros(0, 5) && groups[5] === 0xffff) return v4(groups[6], groups[7])
+  if (zeros(0, 6) && groups[6] !== 0) return v4(groups[6], groups[7])
   if (zeros(0, 4) && groups[4] === 0xffff && groups[5] === 0) return v4(groups[6], groups[7])
   if (groups[0] === 0x64 && groups[1] === 0xff9b && zeros(2, 6)) return v4(groups[6], groups[7])
   if (groups[0] === 0x2002) return v4(groups[1], groups[2])
@@ -70,6 +68,8 @@ export function classifyAddress (address: string): AddressVerdict {
   const inner = embeddedIpv4(groups)
   if (inner !== null) return classifyAddress(inner)
   const canonical = groups.map((g) => g.toString(16)).join(':')
+  // The rest of ::/96 (::, ::2 ...) is unspecified or reserved; ::1 is loopback.
+  if (groups.slice(0, 7).every((g) => g === 0) && groups[7] !== 1) return 'refused'
   if (ALWAYS_REFUSED.check(canonical, 'ipv6')) return 'refused'
   return PRIVATE.check(canonical, 'ipv6') ? 'private' : 'public'
 }

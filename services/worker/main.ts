@@ -1,10 +1,123 @@
-import type { ConfigInput } from '../../plugins/config'
+import { Logger, run, type LogLevel, type Runner, type TaskList } from 'graphile-worker'
+import { loadConfig, type Config, type ConfigInput } from '../../plugins/config'
+import { createDatabase, type Database } from '../../plugins/database'
 import type { Closeable } from '../../plugins/run-service'
 import { runService } from '../../plugins/run-service'
+import { EDIT_MESSAGE, POST_MESSAGE, PREVIEW_LINKS } from '../../plugins/tasks'
+import { createPreviewer } from './link-preview'
+import type { TaskFactory, WorkerContext } from './context'
+import postMessage from './tasks/post_message'
+import editMessage from './tasks/edit_message'
+import previewLinks from './tasks/preview_links'
+import sweepPresence, { SWEEP_PRESENCE } from './tasks/sweep_presence'
+import prune, { PRUNE } from './tasks/prune'
+import { scheduleNext } from './recurring'
 
-// The graphile-worker runner (issue 3): replaced by the worker work.
-export async function startWorker (_env: ConfigInput): Promise<Closeable> {
-  return { close: async () => {} }
+// Task identifier -> task: the identifier is the file name under tasks/.
+const TASKS: Record<string, TaskFactory> = {
+  [POST_MESSAGE]: postMessage,
+  [EDIT_MESSAGE]: editMessage,
+  [PREVIEW_LINKS]: previewLinks,
+  [SWEEP_PRESENCE]: sweepPresence,
+  [PRUNE]: prune,
+}
+// The recurring jobs every worker makes sure exist (at start, then every minute).
+const RECURRING = [SWEEP_PRESENCE, PRUNE]
+const ENSURE_RECURRING_MS = 60_000
+
+export interface WorkerOptions {
+  // Settings by environment variable name; validated, never read from process.env here.
+  env: ConfigInput
+  // Host processes (npm start, tests) own the signals; run alone, the worker does.
+  handleSignals?: boolean
+  // Only these tasks (benchmarks add their own); defaults to all of them.
+  tasks?: TaskList
+}
+
+export interface Worker extends Closeable {
+  config: Config
+  db: Database
+  start: () => Promise<Runner>
+  runner: () => Runner | null
+}
+
+// graphile-worker levels mapped onto ours; per-job chatter ('Completed task ...') stays at debug.
+function workerLogger (level: Config['LOG_LEVEL']): Logger {
+  const rank: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 }
+  const ours: Record<LogLevel, number> = { debug: 20, info: 20, warning: 40, error: 50 } as Record<LogLevel, number>
+  return new Logger((scope) => (logLevel, message) => {
+    if (ours[logLevel] < rank[level]) return
+    process.stderr.write(JSON.stringify({ level: logLevel, time: Date.now(), name: 'worker', task: scope.taskIdentifier, job: scope.jobId, msg: message }) + '\n')
+  })
+}
+
+// The graphile-worker runner with its configuration; nothing runs until start().
+export function buildWorker (options: WorkerOptions): Worker {
+  const config = loadConfig(options.env)
+  const db = createDatabase(config)
+  const logger = workerLogger(config.LOG_LEVEL)
+  const previewer = createPreviewer({
+    allowPrivate: config.LINK_PREVIEW_ALLOW_PRIVATE,
+    timeoutMs: config.LINK_PREVIEW_TIMEOUT_MS,
+    maxBytes: config.LINK_PREVIEW_MAX_BYTES,
+    maxRedirects: config.LINK_PREVIEW_MAX_REDIRECTS,
+  }, (url, err) => logger.debug(`no preview for ${url}: ${err.message}`))
+  const ctx: WorkerContext = { config, db, previewer }
+  const taskList: TaskList = options.tasks ?? Object.fromEntries(Object.entries(TASKS).map(([name, make]) => [name, make(ctx)]))
+  let runner: Runner | null = null
+  let timer: NodeJS.Timeout | undefined
+  let closing: Promise<void> | null = null
+
+  const ensureRecurring = async (): Promise<void> => {
+    if (runner === null || options.tasks !== undefined) return
+    for (const identifier of RECURRING) await scheduleNext(runner, identifier, 0)
+  }
+
+  return {
+    config,
+    db,
+    runner: () => runner,
+    start: async () => {
+      if (runner !== null) return runner
+      runner = await run({
+        connectionString: config.DATABASE_URL,
+        concurrency: config.WORKER_CONCURRENCY,
+        maxPoolSize: config.WORKER_CONCURRENCY + 2,
+        noHandleSignals: options.handleSignals !== true,
+        logger,
+        taskList,
+        preset: {
+          worker: {
+            // Lock a batch of jobs per fetch: far fewer round trips per job.
+            localQueue: { size: config.WORKER_LOCAL_QUEUE_SIZE },
+            completeJobBatchDelay: 0,
+            failJobBatchDelay: 0,
+          },
+        },
+      })
+      runner.promise.catch((err: Error) => logger.error(`worker stopped: ${err.message}`))
+      await ensureRecurring().catch((err: Error) => logger.error(`recurring jobs: ${err.message}`))
+      timer = setInterval(() => { ensureRecurring().catch((err: Error) => logger.warn(`recurring jobs: ${err.message}`)) }, ENSURE_RECURRING_MS)
+      timer.unref()
+      return runner
+    },
+    // Jobs in flight finish (or are released to the queue); then the pools close.
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(timer)
+        await runner?.stop().catch((err: Error) => logger.error(`stopping: ${err.message}`))
+        await previewer.close()
+        await db.close()
+      })()
+      return closing
+    },
+  }
+}
+
+export async function startWorker (env: ConfigInput): Promise<Closeable> {
+  const worker = buildWorker({ env })
+  await worker.start()
+  return worker
 }
 
 if (require.main === module) runService('worker', () => startWorker(process.env))

@@ -2,6 +2,7 @@ import t from 'tap'
 import pg from 'pg'
 import { buildTestApi, createUser, testDatabase, type TestUser } from '../helper'
 import { EVENTS_CHANNEL } from '../../plugins/events'
+import { markUsersOffline } from '../../plugins/presence'
 import type { FastifyInstance } from 'fastify'
 
 // A real LISTEN on the events channel; returns the events published after it started.
@@ -26,7 +27,8 @@ const online = async (app: FastifyInstance, user: TestUser): Promise<boolean> =>
 t.test('an authenticated request flips its user online and publishes one User event', async (t) => {
   const app = await buildTestApi(t)
   const user = await createUser(app)
-  await app.prisma.user.update({ where: { id: user.id }, data: { online: false } })
+  await markUsersOffline(app.prisma, { userIds: [user.id], liveWithinSeconds: 60 })
+  await new Promise((resolve) => setTimeout(resolve, 100))
   const events = await listenForEvents(t)
   const res = await app.inject({ method: 'GET', url: '/api/users?online=1', headers: user.auth })
   t.same(res.json().users.map((u: { id: number }) => u.id), [user.id], 'answered after being marked online')
@@ -37,20 +39,39 @@ t.test('an authenticated request flips its user online and publishes one User ev
 })
 
 t.test('an online user seen recently costs no write on a read request', async (t) => {
-  const app = await buildTestApi(t, { PRESENCE_REFRESH_SECONDS: 5 })
+  const app = await buildTestApi(t, { PRESENCE_REFRESH_SECONDS: 1 })
   const user = await createUser(app)
-  const seen = new Date(Date.now() - 2000)
+  const seen = new Date(Date.now() - 30_000)
   await app.prisma.user.update({ where: { id: user.id }, data: { lastSeenAt: seen } })
   await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
   t.same((await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).lastSeenAt, seen, 'not written within the refresh window')
 
-  const stale = new Date(Date.now() - 10_000)
-  await app.prisma.user.update({ where: { id: user.id }, data: { lastSeenAt: stale } })
+  await new Promise((resolve) => setTimeout(resolve, 1100))
   const events = await listenForEvents(t)
   await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
   const after = await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })
-  t.ok(after.lastSeenAt.getTime() > stale.getTime() + 5000, 'refreshed once stale')
+  t.ok(after.lastSeenAt.getTime() > Date.now() - 5000, 'refreshed once the window passed')
   t.equal((await events()).length, 0, 'refreshing last_seen_at publishes nothing')
+})
+
+t.test('a user marked offline elsewhere is marked online again by the next request', async (t) => {
+  const app = await buildTestApi(t)
+  const user = await createUser(app)
+  const other = await buildTestApi(t)
+  await markUsersOffline(other.prisma, { userIds: [user.id], liveWithinSeconds: 60 })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
+  t.equal(await online(app, user), true, 'the announcement cleared this process\'s presence cache')
+})
+
+t.test('a token revoked through one api instance is refused by another at once', async (t) => {
+  const first = await buildTestApi(t)
+  const second = await buildTestApi(t)
+  const user = await createUser(first)
+  t.equal((await second.inject({ method: 'GET', url: '/api/users', headers: user.auth })).statusCode, 200, 'cached as valid')
+  t.equal((await first.inject({ method: 'DELETE', url: '/api/tokens', headers: user.auth })).statusCode, 204)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal((await second.inject({ method: 'GET', url: '/api/users', headers: user.auth })).statusCode, 401)
 })
 
 t.test('signing out marks the user offline and publishes it', async (t) => {

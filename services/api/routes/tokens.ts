@@ -17,7 +17,7 @@ export default async function tokens (fastify: FastifyInstance): Promise<void> {
     preHandler: fastify.authenticate,
     schema: { summary: 'Sign out: revoke the token used', response: { 204: NoContent, ...errors(401) } },
   }, async (request, reply) => {
-    await fastify.prisma.token.update({ where: { id: request.tokenId! }, data: { revokedAt: new Date() } })
+    await fastify.revokeToken(request.tokenId!)
     // Signing out ends presence unless a live push connection still holds the user.
     await markUsersOffline(fastify.prisma, { userIds: [request.currentUser!.id], liveWithinSeconds: fastify.config.OFFLINE_AFTER_SECONDS })
     return reply.code(204).send()

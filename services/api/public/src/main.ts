@@ -58,11 +58,19 @@ async function boot (): Promise<void> {
     return
   }
   session = { token, userId }
-  try {
-    await startChat()
-  } catch (err) {
-    if (session !== null) showBanner(errorText(err))
+  await startChat().catch(startFailed)
+}
+
+// The chat could not start: before it showed, back to the form (the stored token stays,
+// so a reload tries again); once shown, a banner.
+function startFailed (err: unknown): void {
+  if (session === null || (err instanceof ApiError && err.status === 401)) return
+  if (!ui.chat.hidden) {
+    showBanner(errorText(err))
+    return
   }
+  session = null
+  showSignIn(errorText(err))
 }
 
 function showSignIn (message = ''): void {
@@ -114,7 +122,7 @@ ui.signinForm.addEventListener('submit', (event) => {
     localStorage.setItem(TOKEN_KEY, token)
     session = { token, userId }
     ui.password.value = ''
-    await startChat()
+    await startChat().catch(startFailed)
   }).catch((err: unknown) => {
     ui.signinError.textContent = errorText(err)
     ui.password.select()
@@ -160,6 +168,8 @@ function pushUrl (config: ClientConfig): string {
 // Back to the form: on sign out, or when any request finds the token expired or revoked.
 function endSession (message = ''): void {
   if (session === null) return
+  // Signing in again starts from the same nickname.
+  ui.nickname.value = users.get(session.userId)?.nickname ?? ui.nickname.value
   session = null
   localStorage.removeItem(TOKEN_KEY)
   push?.stop()

@@ -1,0 +1,82 @@
+import { listen, type Listener } from './listener'
+
+// Revocations and presence flips are announced here so every process drops what it cached.
+export const AUTH_CHANNEL = 'flack_auth'
+export const tokenRevoked = (jti: string): string => `token:${jti}`
+export const userTokensRevoked = (userId: number): string => `user:${userId}`
+export const userWentOffline = (userId: number): string => `seen:${userId}`
+
+// Sends an announcement from inside the caller's transaction (delivered on commit).
+export async function announce (tx: { $queryRawUnsafe: (sql: string, ...values: unknown[]) => Promise<unknown> }, announcement: string): Promise<void> {
+  await tx.$queryRawUnsafe('SELECT pg_notify($1, $2)::text AS sent', AUTH_CHANNEL, announcement)
+}
+
+interface Entry { userId: number, expiresAt: number }
+
+// Valid tokens and recent presence writes, kept per process so a steady stream of
+// authenticated requests costs no query. Trusted only while the LISTEN connection is up.
+export class AuthCache {
+  private readonly tokens = new Map<string, Entry>()
+  private readonly seen = new Map<number, number>()
+  private listening = false
+  private listener: Listener | null = null
+
+  constructor (private readonly ttlMs: number, private readonly maxEntries = 100_000) {}
+
+  start (databaseUrl: string, onError: (err: Error) => void): void {
+    this.listener = listen({
+      databaseUrl,
+      channels: [AUTH_CHANNEL],
+      onNotification: (_channel, payload) => this.forget(payload),
+      // Announcements missed while disconnected are unknown: start over.
+      onConnect: () => { this.clear(); this.listening = true },
+      onError: (err) => { this.listening = false; this.clear(); onError(err) },
+    })
+  }
+
+  async close (): Promise<void> {
+    this.listening = false
+    await this.listener?.close()
+  }
+
+  userForToken (jti: string, now = Date.now()): number | null {
+    if (!this.listening) return null
+    const entry = this.tokens.get(jti)
+    if (entry === undefined || entry.expiresAt <= now) return null
+    return entry.userId
+  }
+
+  rememberToken (jti: string, userId: number, expiresAt: number): void {
+    if (!this.listening) return
+    if (this.tokens.size >= this.maxEntries) this.tokens.clear()
+    this.tokens.set(jti, { userId, expiresAt: Math.min(expiresAt, Date.now() + this.ttlMs) })
+  }
+
+  // Whether this process marked the user online within `withinMs`.
+  seenRecently (userId: number, withinMs: number, now = Date.now()): boolean {
+    const at = this.seen.get(userId)
+    return this.listening && at !== undefined && now - at < withinMs
+  }
+
+  rememberSeen (userId: number): void {
+    if (!this.listening) return
+    if (this.seen.size >= this.maxEntries) this.seen.clear()
+    this.seen.set(userId, Date.now())
+  }
+
+  forget (announcement: string): void {
+    const [kind, id] = announcement.split(':')
+    if (kind === 'token') this.tokens.delete(id)
+    else if (kind === 'seen') this.seen.delete(Number(id))
+    else if (kind === 'user') {
+      const userId = Number(id)
+      this.seen.delete(userId)
+      for (const [jti, entry] of this.tokens) if (entry.userId === userId) this.tokens.delete(jti)
+    }
+  }
+
+  private clear (): void {
+    this.tokens.clear()
+    this.seen.clear()
+  }
+}

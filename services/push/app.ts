@@ -1,0 +1,151 @@
+import type { FastifyInstance } from 'fastify'
+import websocket from '@fastify/websocket'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { WebSocket } from 'ws'
+import { buildService, type ServiceOptions } from '../../plugins/service'
+import { httpError } from '../../plugins/errors'
+import { EventStream } from './stream'
+import { InstancePresence } from './presence'
+import { GOING_AWAY, PushConnection, type PushContext } from './connection'
+import { originCheck } from './origins'
+import type { MessagePosting } from './posting'
+import { queuePostMessage, validateMessageSource } from '../../plugins/tasks'
+
+export interface PushOptions extends ServiceOptions {
+  // How post_message frames reach the worker; by default the worker's own posting function.
+  posting?: MessagePosting | null
+}
+
+// Sockets still open this long after the 1001 close frames were sent are cut.
+const SHUTDOWN_GRACE_MS = 2000
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    // This instance's push state, for its own tests and stats.
+    push: { stream: EventStream, presence: InstancePresence, connections: Set<PushConnection> }
+  }
+}
+
+// post_message frames take the API's path: same validation, same task row and post_message job.
+function workerPosting (app: FastifyInstance): MessagePosting {
+  return {
+    invalidSource: (source) => {
+      try {
+        validateMessageSource(source, app.config.MESSAGE_MAX_LENGTH)
+        return null
+      } catch (err) {
+        return (err as Error).message
+      }
+    },
+    post: (userId, source) => queuePostMessage(app.pg, userId, source),
+  }
+}
+
+// The push service: a WebSocket at /ws streaming the event log; returns an app that has not started listening.
+export async function buildPush (options: PushOptions): Promise<FastifyInstance> {
+  const base = await buildService(options, 'push')
+  const app = base.withTypeProvider<TypeBoxTypeProvider>()
+  const { config, log } = app
+
+  const stream = new EventStream(app.pg, config.DATABASE_URL, log)
+  const presence = new InstancePresence(app.pg, app.prisma, { offlineAfterSeconds: config.OFFLINE_AFTER_SECONDS }, log)
+  const ctx: PushContext = {
+    stream,
+    presence,
+    pool: app.pg,
+    log,
+    userForToken: (token) => app.userForToken(token),
+    markSeen: (user) => app.markSeen(user),
+    posting: options.posting === undefined ? workerPosting(app) : options.posting,
+    maxBufferBytes: config.PUSH_MAX_BUFFER_BYTES,
+    framesPerSecond: config.PUSH_FRAMES_PER_SECOND,
+    heartbeatMs: config.PUSH_HEARTBEAT_SECONDS * 1000,
+    connections: new Set(),
+    closing: false,
+  }
+  app.decorate('push', { stream, presence, connections: ctx.connections })
+
+  const allowedOrigin = originCheck(config, () => {
+    const address = app.server.address()
+    return typeof address === 'object' && address !== null ? address.port : config.PUSH_PORT
+  })
+
+  await app.register(websocket, {
+    options: { maxPayload: config.PUSH_MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false },
+    // A broken socket (a protocol error already answered with its close code, a reset) only ends itself.
+    errorHandler: (err, socket) => {
+      log.debug({ err }, 'push: socket error')
+      if (socket.readyState === WebSocket.OPEN) socket.terminate()
+    },
+    // Shutdown: 1001 tells clients to reconnect (elsewhere) with `since`; stragglers are cut.
+    preClose: async () => {
+      ctx.closing = true
+      const open = [...ctx.connections].map((connection) => new Promise<void>((resolve) => {
+        connection.socket.once('close', () => resolve())
+        connection.close(GOING_AWAY, 'Server shutting down')
+      }))
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref())
+      await Promise.race([Promise.all(open), grace])
+      for (const connection of ctx.connections) connection.socket.terminate()
+      app.websocketServer.close()
+    },
+  })
+
+  const onSocketError = function (this: WebSocket, err: Error): void {
+    log.debug({ err }, 'push: socket error')
+    if (this.readyState === WebSocket.OPEN) this.terminate()
+  }
+
+  app.get('/ws', {
+    websocket: true,
+    schema: {
+      querystring: Type.Object({
+        // The seq of the last event the client has; the stream resumes after it.
+        since: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,14})$' })),
+      }),
+    },
+    onRequest: async (request) => {
+      if (!allowedOrigin(request.headers.origin)) throw httpError(403, 'Origin not allowed')
+    },
+  }, (socket, request) => {
+    // Replaces the plugin's per-socket listener, whose closure would keep the request alive.
+    socket.removeAllListeners('error')
+    socket.on('error', onSocketError)
+    if (ctx.closing) {
+      socket.close(GOING_AWAY, 'Server shutting down')
+      return
+    }
+    const since = (request.query as { since?: string }).since
+    new PushConnection(socket, ctx).start(since === undefined ? undefined : Number(since))
+  })
+
+  // Dead peers (no pong within one period) are dropped, so they stop holding their users online.
+  let heartbeat: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    try {
+      await stream.start()
+      await presence.start()
+    } catch (err) {
+      await stream.close()
+      throw err
+    }
+    heartbeat = setInterval(() => {
+      for (const connection of ctx.connections) {
+        if (!connection.alive) {
+          connection.socket.terminate()
+          continue
+        }
+        connection.alive = false
+        connection.socket.ping()
+      }
+    }, ctx.heartbeatMs)
+    heartbeat.unref()
+  })
+  app.addHook('onClose', async () => {
+    clearInterval(heartbeat)
+    await stream.close()
+    await presence.stop()
+  })
+  return base
+}

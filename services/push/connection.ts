@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto'
+import type pg from 'pg'
+import type { FastifyBaseLogger } from 'fastify'
+import { WebSocket, type RawData } from 'ws'
+import type { AuthUser } from '../../plugins/auth'
+import { taskUrl } from '../../plugins/models'
+import { RESET_FRAME, ackFrame, errorFrame, parseClientFrame, type ClientFrame, type EventFrame, type Ref } from './frames'
+import type { MessagePosting } from './posting'
+import type { InstancePresence } from './presence'
+import { PAGE_SIZE, canReplaySince, readEventsAfter } from './replay'
+import type { EventStream, Subscriber } from './stream'
+
+// Close codes (RFC 6455 §7.4.1).
+export const GOING_AWAY = 1001
+export const POLICY_VIOLATION = 1008
+export const INTERNAL_ERROR = 1011
+
+const TEXT = { binary: false }
+const SLOW_CLOSE_GRACE_MS = 1000
+
+// What every connection on one instance shares.
+export interface PushContext {
+  stream: EventStream
+  presence: InstancePresence
+  pool: pg.Pool
+  log: FastifyBaseLogger
+  userForToken: (token: string) => Promise<{ user: AuthUser } | null>
+  markSeen: (user: AuthUser) => Promise<void>
+  posting: MessagePosting | null
+  maxBufferBytes: number
+  framesPerSecond: number
+  heartbeatMs: number
+  connections: Set<PushConnection>
+  // Set on shutdown: closing sockets then leave presence to the instance's own cleanup.
+  closing: boolean
+}
+
+const kConnection = Symbol('push connection')
+type TaggedSocket = WebSocket & { [kConnection]: PushConnection }
+
+// One client socket: its position in the event stream, its user (after ping_user), its frame budget.
+export class PushConnection implements Subscriber {
+  // The newest event this client has (been sent); nothing at or below it is sent again.
+  private lastSeq = 0
+  // Live frames held back while a replay runs; null once live.
+  private pending: EventFrame[] | null = null
+  private pendingBytes = 0
+  alive = true
+  private userId: number | null = null
+  private connectionId: string | null = null
+  private tokens: number
+  private refilledAt = Date.now()
+  private dropped = 0
+  private closed = false
+
+  constructor (readonly socket: WebSocket, private readonly ctx: PushContext) {
+    this.tokens = ctx.framesPerSecond
+    ;(socket as TaggedSocket)[kConnection] = this
+    // Shared listeners (no closure per socket) keep an idle connection small.
+    socket.on('message', onMessage)
+    socket.on('pong', onPong)
+    socket.on('close', onClose)
+  }
+
+  // Streams events after `since` (replayed first) or, without it, from now on.
+  start (since: number | undefined): void {
+    this.ctx.connections.add(this)
+    if (since === undefined || since === this.ctx.stream.lastSeq) {
+      this.lastSeq = this.ctx.stream.lastSeq
+      this.ctx.stream.add(this)
+      return
+    }
+    this.lastSeq = since
+    this.pending = []
+    // Subscribed before the replay reads, so every event is in the replay, the pending frames, or both.
+    this.ctx.stream.add(this)
+    this.replay().catch((err: Error) => {
+      this.ctx.log.error({ err }, 'push: replay failed')
+      this.close(INTERNAL_ERROR, 'Replay failed; reconnect')
+    })
+  }
+
+  private async replay (): Promise<void> {
+    if (!await canReplaySince(this.ctx.pool, this.lastSeq)) {
+      this.write(RESET_FRAME)
+      this.lastSeq = 0
+    } else {
+      for (;;) {
+        const page = await readEventsAfter(this.ctx.pool, this.lastSeq, PAGE_SIZE)
+        if (this.closed) return
+        for (const frame of page) this.send(frame)
+        const pending = this.pending ?? []
+        // Caught up with what the live stream holds for us: the rest is in `pending`.
+        if (page.length < PAGE_SIZE || (pending.length > 0 && this.lastSeq >= pending[0].seq)) break
+        if (!await this.drained()) return
+      }
+    }
+    const pending = this.pending ?? []
+    this.pending = null
+    this.pendingBytes = 0
+    for (const frame of pending) this.deliver(frame)
+  }
+
+  // Waits for the socket to take what was written; false when it never does (closed as slow).
+  private async drained (): Promise<boolean> {
+    const deadline = Date.now() + this.ctx.heartbeatMs
+    while (this.socket.bufferedAmount > this.ctx.maxBufferBytes / 4) {
+      if (this.closed) return false
+      if (Date.now() > deadline) {
+        this.closeSlow()
+        return false
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    return !this.closed
+  }
+
+  deliver (frame: EventFrame): void {
+    if (this.pending !== null) {
+      this.pending.push(frame)
+      this.pendingBytes += frame.data.length
+      if (this.pendingBytes > this.ctx.maxBufferBytes) this.closeSlow()
+      return
+    }
+    this.send(frame)
+  }
+
+  private send (frame: EventFrame): void {
+    if (frame.seq <= this.lastSeq) return
+    this.lastSeq = frame.seq
+    this.write(frame.data)
+  }
+
+  private write (data: Buffer | string): void {
+    const socket = this.socket
+    if (socket.readyState !== WebSocket.OPEN) return
+    // A client that stops reading must not make this process buffer without bound.
+    if (socket.bufferedAmount > this.ctx.maxBufferBytes) {
+      this.closeSlow()
+      return
+    }
+    socket.send(data, TEXT)
+  }
+
+  private closeSlow (): void {
+    if (this.socket.readyState !== WebSocket.OPEN) return
+    this.ctx.log.info({ user: this.userId }, 'push: closing a slow consumer')
+    this.close(POLICY_VIOLATION, 'Send buffer full: reading too slowly')
+    // Its close frame waits behind everything already queued: do not wait for it long.
+    setTimeout(() => this.socket.terminate(), SLOW_CLOSE_GRACE_MS).unref()
+  }
+
+  close (code: number, reason: string): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(code, reason)
+  }
+
+  receive (data: RawData, isBinary: boolean): void {
+    this.alive = true
+    if (!this.takeFrameToken()) return
+    if (isBinary) {
+      this.write(errorFrame('Binary frames are not supported: send JSON text frames'))
+      return
+    }
+    const frame = parseClientFrame(data.toString())
+    if ('error' in frame) {
+      this.write(errorFrame(frame.error, frame.ref))
+      return
+    }
+    this.handle(frame).catch((err: Error) => {
+      this.ctx.log.error({ err }, `push: ${frame.type} failed`)
+      this.write(errorFrame('Internal server error', frame.ref))
+    })
+  }
+
+  // A token bucket of PUSH_FRAMES_PER_SECOND: the first frame over it gets an error, a flood gets closed.
+  private takeFrameToken (): boolean {
+    const rate = this.ctx.framesPerSecond
+    const now = Date.now()
+    this.tokens = Math.min(rate, this.tokens + (now - this.refilledAt) * rate / 1000)
+    this.refilledAt = now
+    if (this.tokens >= 1) {
+      this.tokens -= 1
+      this.dropped = 0
+      return true
+    }
+    this.dropped++
+    if (this.dropped === 1) this.write(errorFrame(`Too many frames: at most ${rate} per second`))
+    else if (this.dropped > rate) this.close(POLICY_VIOLATION, 'Too many frames')
+    return false
+  }
+
+  private async handle (frame: ClientFrame): Promise<void> {
+    const found = await this.ctx.userForToken(frame.token)
+    if (found === null) return this.reply(frame.ref, 'Invalid or expired token')
+    if (this.closed) return
+    if (frame.type === 'ping_user') return this.pingUser(found.user, frame.ref)
+    return this.postMessage(found.user, frame.source, frame.ref)
+  }
+
+  // Ties this connection to the user: online while it (or another of theirs) is open.
+  private async pingUser (user: AuthUser, ref: Ref | undefined): Promise<void> {
+    if (this.userId !== user.id) {
+      if (this.userId !== null && this.connectionId !== null) this.untie()
+      this.userId = user.id
+      this.connectionId = randomUUID()
+      await this.ctx.presence.tie(this.connectionId, user.id)
+    }
+    await this.ctx.markSeen(user)
+    if (ref !== undefined) this.write(ackFrame(ref))
+  }
+
+  private async postMessage (user: AuthUser, source: unknown, ref: Ref | undefined): Promise<void> {
+    const posting = this.ctx.posting
+    if (posting === null) return this.reply(ref, 'Posting over the socket is not available on this server')
+    const problem = posting.invalidSource(source)
+    if (problem !== null) return this.reply(ref, problem)
+    await this.ctx.markSeen(user)
+    const taskId = await posting.post(user.id, source as string)
+    if (ref !== undefined) this.write(ackFrame(ref, { task: taskUrl(taskId) }))
+  }
+
+  private reply (ref: Ref | undefined, error: string): void {
+    this.write(errorFrame(error, ref))
+  }
+
+  private untie (): void {
+    const userId = this.userId
+    const connectionId = this.connectionId
+    this.userId = null
+    this.connectionId = null
+    if (userId === null || connectionId === null || this.ctx.closing) return
+    this.ctx.presence.untie(connectionId, userId).catch((err: Error) => this.ctx.log.error({ err }, 'push: presence update on close failed'))
+  }
+
+  onClosed (): void {
+    if (this.closed) return
+    this.closed = true
+    this.pending = null
+    this.ctx.stream.remove(this)
+    this.ctx.connections.delete(this)
+    this.untie()
+  }
+}
+
+function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+  (this as TaggedSocket)[kConnection].receive(data, isBinary)
+}
+
+function onPong (this: WebSocket): void {
+  (this as TaggedSocket)[kConnection].alive = true
+}
+
+function onClose (this: WebSocket): void {
+  (this as TaggedSocket)[kConnection].onClosed()
+}

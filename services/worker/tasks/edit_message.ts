@@ -1,0 +1,39 @@
+import { Type } from 'typebox'
+import { Value } from 'typebox/value'
+import type { MessageRow } from '../../../plugins/models'
+import { PREVIEW_LINKS } from '../../../plugins/tasks'
+import { renderMessage } from '../render'
+import { addJobInTransaction, finishTask, messageColumns, type TaskFactory } from '../context'
+
+const Payload = Type.Object({ taskId: Type.String({ format: 'uuid' }), messageId: Type.Integer({ minimum: 1 }), source: Type.String() })
+
+const UPDATE_MESSAGE = {
+  name: 'update-message',
+  text: `UPDATE messages SET source = $2, html = $3, updated_at = now() WHERE id = $1 AND user_id = $4 RETURNING ${messageColumns}`,
+}
+
+// Re-renders an edited message; the task ends in 204 (or 404/403 if the message went away meanwhile).
+const editMessage: TaskFactory = (ctx) => async (payload, helpers) => {
+  if (!Value.Check(Payload, payload)) {
+    helpers.logger.error('edit_message: invalid payload, dropped')
+    return
+  }
+  const { taskId, messageId, source } = payload
+  const rendered = renderMessage(source)
+  await finishTask(ctx, helpers, taskId, async (client, task) => {
+    const { rows } = await client.query<MessageRow>({ ...UPDATE_MESSAGE, values: [messageId, source, rendered.html, task.userId] })
+    if (rows.length === 0) {
+      const exists = await client.query('SELECT 1 FROM messages WHERE id = $1', [messageId])
+      return exists.rowCount === 0
+        ? { response: { status: 404, body: { error: 'Message not found' } } }
+        : { response: { status: 403, body: { error: 'You can only edit your own messages' } } }
+    }
+    const message = rows[0]
+    if (rendered.links.length > 0 && ctx.config.LINK_PREVIEW_MAX_LINKS > 0) {
+      await addJobInTransaction(client, PREVIEW_LINKS, { messageId: message.id, source }, 2)
+    }
+    return { response: { status: 204 }, message }
+  })
+}
+
+export default editMessage

@@ -1,0 +1,118 @@
+import type { Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import type { AddressInfo } from 'node:net'
+import { WebSocket } from 'ws'
+import type { ConfigInput } from '../../plugins/config'
+import { publishEvent, type EventClass } from '../../plugins/events'
+import { buildPush, type PushOptions } from '../../services/push/app'
+import { testEnv } from '../helper'
+
+export interface TestPush { app: FastifyInstance, url: string }
+
+// A push instance listening on a free port, closed when the test ends (unless closed before).
+export async function startTestPush (t: Test, overrides: ConfigInput = {}, extra: Omit<PushOptions, 'env'> = {}): Promise<TestPush> {
+  const app = await buildPush({ ...extra, env: await testEnv(t, { PUSH_PORT: 0, ...overrides }) })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  return { app, url: `ws://127.0.0.1:${port}/ws` }
+}
+
+// Publishes an event the way every writer does: in a transaction, NOTIFY on commit.
+export async function publish (app: FastifyInstance, cls: EventClass, model: object): Promise<number> {
+  return Number(await app.prisma.$transaction((tx) => publishEvent(tx, cls, model)))
+}
+
+export interface Frame { type: string, seq?: number, class?: string, model?: Record<string, unknown>, ref?: unknown, error?: string, task?: string }
+
+// A real WebSocket client that queues what it receives, for tests to await in order.
+export class TestClient {
+  readonly frames: Frame[] = []
+  private cursor = 0
+  private waiters: Array<() => void> = []
+  readonly closed: Promise<{ code: number, reason: string }>
+  readonly opened: Promise<void>
+
+  constructor (readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()) as Frame)
+      this.wake()
+    })
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
+      this.wake()
+      resolve({ code, reason: reason.toString() })
+    }))
+    this.opened = new Promise((resolve, reject) => {
+      ws.once('open', () => resolve())
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`unexpected response ${res.statusCode}`)))
+      ws.once('error', reject)
+    })
+    ws.on('error', () => {})
+  }
+
+  private wake (): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const wake of waiters) wake()
+  }
+
+  // The next frame not yet taken; fails after `ms`.
+  async next (ms = 5000): Promise<Frame> {
+    const deadline = Date.now() + ms
+    while (this.cursor >= this.frames.length) {
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('socket closed while waiting for a frame')
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`no frame within ${ms} ms`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.waiters.push(() => { clearTimeout(timer); resolve() })
+      })
+    }
+    return this.frames[this.cursor++]
+  }
+
+  // Takes frames until one matches.
+  async nextMatching (match: (frame: Frame) => boolean, ms = 5000): Promise<Frame> {
+    const deadline = Date.now() + ms
+    for (;;) {
+      const frame = await this.next(Math.max(1, deadline - Date.now()))
+      if (match(frame)) return frame
+    }
+  }
+
+  // Frames that arrive within `ms`, for asserting that nothing (more) comes.
+  async drain (ms: number): Promise<Frame[]> {
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    const rest = this.frames.slice(this.cursor)
+    this.cursor = this.frames.length
+    return rest
+  }
+
+  send (frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+  }
+
+  close (): Promise<{ code: number, reason: string }> {
+    this.ws.close()
+    return this.closed
+  }
+}
+
+export async function connect (t: Test, url: string, options: { since?: number, origin?: string } = {}): Promise<TestClient> {
+  const target = options.since === undefined ? url : `${url}?since=${options.since}`
+  const client = new TestClient(new WebSocket(target, { headers: options.origin === undefined ? {} : { origin: options.origin } }))
+  t.teardown(() => { client.ws.terminate() })
+  await client.opened
+  return client
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+// Polls until `check` holds (for state written asynchronously, such as presence rows).
+export async function eventually (check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
+    await sleep(25)
+  }
+}

@@ -1,0 +1,136 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { resolve } from 'node:path'
+import { WebSocket } from 'ws'
+import type { FastifyInstance } from 'fastify'
+import { markUsersOffline } from '../../plugins/presence'
+import { buildTestApi, createUser, testEnv } from '../helper'
+import { TestClient, connect, eventually, startTestPush, type Frame } from './helper'
+
+async function isOnline (app: FastifyInstance, id: number): Promise<boolean> {
+  const { rows } = await app.pg.query<{ online: boolean }>('SELECT online FROM users WHERE id = $1', [id])
+  return rows[0].online
+}
+
+const connectionCount = async (app: FastifyInstance, userId: number): Promise<number> =>
+  Number((await app.pg.query<{ n: string }>('SELECT count(*) AS n FROM push_connections WHERE user_id = $1', [userId])).rows[0].n)
+
+const userEvent = (id: number, online: boolean) => (frame: Frame): boolean =>
+  frame.type === 'updated_model' && frame.class === 'User' && frame.model?.id === id && frame.model?.online === online
+
+t.test('ping_user ties the connection to the user and marks them online', async (t) => {
+  const api = await buildTestApi(t)
+  const { app, url } = await startTestPush(t)
+  const user = await createUser(api)
+  await markUsersOffline(app.prisma, { userIds: [user.id], liveWithinSeconds: 60 })
+  t.notOk(await isOnline(app, user.id))
+
+  const client = await connect(t, url)
+  client.send({ type: 'ping_user', token: user.token, ref: 'p1' })
+  await client.nextMatching(userEvent(user.id, true))
+  t.same(await client.nextMatching((f) => f.type === 'ack'), { type: 'ack', ref: 'p1' })
+  t.ok(await isOnline(app, user.id))
+  t.equal(await connectionCount(app, user.id), 1, 'a connection row holds the user online')
+
+  // The sweeper, however long the user has been unseen, leaves a connected user online.
+  await app.pg.query("UPDATE users SET last_seen_at = now() - interval '1 hour' WHERE id = $1", [user.id])
+  t.same(await markUsersOffline(app.prisma, { unseenForSeconds: 60, liveWithinSeconds: 60 }), [])
+  t.ok(await isOnline(app, user.id))
+
+  client.send({ type: 'ping_user', token: 'not-a-token', ref: 7 })
+  t.same(await client.nextMatching((f) => f.type === 'error'), { type: 'error', ref: 7, error: 'Invalid or expired token' })
+
+  const observer = await connect(t, url)
+  await client.close()
+  await observer.nextMatching(userEvent(user.id, false))
+  t.notOk(await isOnline(app, user.id), 'the last connection closed: offline')
+  t.equal(await connectionCount(app, user.id), 0)
+})
+
+t.test('presence across two instances: offline only when the last connection anywhere closes', async (t) => {
+  const api = await buildTestApi(t)
+  const a = await startTestPush(t)
+  const b = await startTestPush(t)
+  const user = await createUser(api)
+  const onA = await connect(t, a.url)
+  const onB = await connect(t, b.url)
+  const observer = await connect(t, b.url)
+  for (const client of [onA, onB]) {
+    client.send({ type: 'ping_user', token: user.token, ref: 1 })
+    await client.nextMatching((f) => f.type === 'ack')
+  }
+  t.equal(await connectionCount(a.app, user.id), 2)
+
+  await onA.close()
+  await eventually(async () => await connectionCount(a.app, user.id) === 1)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.ok(await isOnline(a.app, user.id), 'still connected on the other instance')
+
+  await onB.close()
+  await observer.nextMatching(userEvent(user.id, false))
+  t.notOk(await isOnline(a.app, user.id))
+})
+
+t.test('heartbeats drop a peer that stops answering pings, and its user goes offline', async (t) => {
+  const api = await buildTestApi(t)
+  const { app, url } = await startTestPush(t, { PUSH_HEARTBEAT_SECONDS: 1 })
+  const user = await createUser(api)
+  const dead = new TestClient(new WebSocket(url, { autoPong: false }))
+  t.teardown(() => dead.ws.terminate())
+  await dead.opened
+  dead.send({ type: 'ping_user', token: user.token, ref: 1 })
+  await dead.nextMatching((f) => f.type === 'ack')
+  const started = Date.now()
+  const { code } = await dead.closed
+  t.equal(code, 1006, 'cut without a close handshake')
+  t.ok(Date.now() - started < 3500, 'within two heartbeat periods')
+  await eventually(async () => !await isOnline(app, user.id))
+  t.equal(app.push.connections.size, 0)
+})
+
+t.test('graceful shutdown: close code 1001, instance row removed', async (t) => {
+  const api = await buildTestApi(t)
+  const { app, url } = await startTestPush(t)
+  const user = await createUser(api)
+  const client = await connect(t, url)
+  client.send({ type: 'ping_user', token: user.token, ref: 1 })
+  await client.nextMatching((f) => f.type === 'ack')
+  const instance = app.push.presence.instanceId
+  await app.close()
+  const { code } = await client.closed
+  t.equal(code, 1001)
+  const { rows } = await api.pg.query('SELECT 1 FROM push_instances WHERE id = $1', [instance])
+  t.equal(rows.length, 0, 'instance row (and its connections) deleted')
+  t.equal(await connectionCount(api, user.id), 0)
+})
+
+t.test('a SIGKILLed instance holds no one online past the sweeper timeout', async (t) => {
+  const api = await buildTestApi(t, { OFFLINE_AFTER_SECONDS: 2 })
+  const user = await createUser(api)
+  const env = { ...await testEnv(t, { OFFLINE_AFTER_SECONDS: 2, PUSH_PORT: 0, LOG_LEVEL: 'info' }) }
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(__dirname, '../../services/push/server.ts')], {
+    env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)
+      if (match !== null) resolve(Number(match[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`push exited early (${code}): ${out}`)))
+  })
+  const client = await connect(t, `ws://127.0.0.1:${port}/ws`)
+  client.send({ type: 'ping_user', token: user.token, ref: 1 })
+  await client.nextMatching((f) => f.type === 'ack')
+  await api.pg.query("UPDATE users SET last_seen_at = now() - interval '1 hour' WHERE id = $1", [user.id])
+  t.same(await markUsersOffline(api.prisma, { unseenForSeconds: 2, liveWithinSeconds: 2 }), [], 'held online while the instance lives')
+
+  child.kill('SIGKILL')
+  await client.closed
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  const swept = await markUsersOffline(api.prisma, { unseenForSeconds: 2, liveWithinSeconds: 2 })
+  t.same(swept.map((u) => u.id), [user.id], 'the sweeper marks the user offline once the instance stops beating')
+})

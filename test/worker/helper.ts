@@ -1,0 +1,34 @@
+import type { Test } from 'tap'
+import pg from 'pg'
+import { buildWorker, type Worker, type WorkerOptions } from '../../services/worker/main'
+import { testEnv } from '../helper'
+import type { ConfigInput } from '../../plugins/config'
+
+// A started worker on this test file's database, stopped when the test ends.
+export async function buildTestWorker (t: Test, overrides: ConfigInput = {}, options: Omit<WorkerOptions, 'env'> = {}): Promise<Worker> {
+  const worker = buildWorker({ ...options, env: await testEnv(t, overrides) })
+  t.teardown(() => worker.close())
+  await worker.start()
+  return worker
+}
+
+// A plain pg pool on this test file's database, for assertions.
+export async function testPool (t: Test): Promise<pg.Pool> {
+  const env = await testEnv(t)
+  const pool = new pg.Pool({ connectionString: String(env.DATABASE_URL), max: 3 })
+  t.teardown(() => pool.end())
+  return pool
+}
+
+export async function waitFor<T> (check: () => Promise<T | null | undefined | false>, timeoutMs = 10000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== null && value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+export const count = async (pool: pg.Pool, sql: string, values: unknown[] = []): Promise<number> =>
+  Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM (${sql}) q`, values)).rows[0].n)
