@@ -1,0 +1,112 @@
+import t from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { resolve } from 'node:path'
+import pg from 'pg'
+import { makeWorkerUtils } from 'graphile-worker'
+import { buildTestApi, createUser, testEnv, TEST_SECRET } from '../helper'
+import { buildApi } from '../../services/api/app'
+import { buildWorker } from '../../services/worker/main'
+import { startEmbeddedPostgres } from '../../plugins/embedded-postgres'
+import { migrate } from '../../plugins/migrations'
+import { count, testPool, waitFor } from './helper'
+
+const PUBLISH_LOCK = 0x666c6163 // plugins/events.ts: taken by every publishing transaction
+const FIXTURE = resolve(__dirname, 'fixtures', 'worker-process.ts')
+
+async function startWorkerProcess (env: object): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, JSON.stringify(env)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  await waitFor(async () => out.includes('ready') || child.exitCode !== null, 20000, 'the worker process')
+  if (child.exitCode !== null) throw new Error('worker process failed to start')
+  return child
+}
+
+t.test('a worker SIGKILLed in the middle of a post job: after a restart, one message and the final response', async (t) => {
+  const env = await testEnv(t)
+  const app = await buildTestApi(t)
+  const pool = await testPool(t)
+  const user = await createUser(app)
+
+  // Hold the publish lock: the job's transaction inserts the message, then blocks before committing.
+  const locker = await pool.connect()
+  await locker.query('SELECT pg_advisory_lock($1)', [PUBLISH_LOCK])
+  const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: user.auth, payload: { source: 'survives a crash' } })
+  t.equal(posted.statusCode, 202)
+  const child = await startWorkerProcess(env)
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const blocked = await waitFor(async () => {
+    const { rows } = await pool.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    return rows[0]?.pid
+  }, 20000, 'the job to be mid-transaction')
+  t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'survives a crash'"), 0, 'nothing committed yet')
+
+  child.kill('SIGKILL')
+  await once(child, 'exit')
+  await locker.query('SELECT pg_advisory_unlock($1)', [PUBLISH_LOCK])
+  locker.release()
+  // The dead worker's transaction is rolled back by PostgreSQL once its connection is found gone.
+  await waitFor(async () => await count(pool, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [blocked]) === 0, 20000, 'the orphaned transaction to end')
+  t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'survives a crash'"), 0, 'the half-done post left nothing behind')
+  const pending = await app.inject({ method: 'GET', url: posted.headers.location as string, headers: user.auth })
+  t.equal(pending.statusCode, 202, 'the task is still pending')
+
+  // The job stays locked by the dead worker; release it as graphile-worker prescribes for crashed workers.
+  const { rows } = await pool.query<{ locked_by: string }>("SELECT locked_by FROM graphile_worker.jobs WHERE task_identifier = 'post_message' AND locked_by IS NOT NULL")
+  t.equal(rows.length, 1, 'the job is still locked by the killed worker')
+  const utils = await makeWorkerUtils({ connectionString: String(env.DATABASE_URL) })
+  await utils.forceUnlockWorkers(rows.map((r) => r.locked_by))
+  await utils.release()
+
+  const restarted = await startWorkerProcess(env)
+  t.teardown(async () => { if (restarted.exitCode === null) { restarted.kill('SIGTERM'); await once(restarted, 'exit') } })
+  const final = await app.inject({ method: 'GET', url: posted.headers.location as string, headers: { ...user.auth, prefer: 'wait=10' } })
+  t.equal(final.statusCode, 201)
+  t.equal(final.json().source, 'survives a crash')
+  t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'survives a crash'"), 1, 'exactly one message')
+  t.equal(await count(pool, "SELECT 1 FROM events WHERE class = 'Message' AND model->>'source' = 'survives a crash'"), 1, 'exactly one event')
+})
+
+t.test('database down: /readyz answers 503 and requests fail fast with a clear error; both recover', async (t) => {
+  const port = 5451
+  const server = await startEmbeddedPostgres({ dir: `.data/test-fault-postgres-${port}`, port, ephemeral: true })
+  let running = true
+  t.teardown(async () => { if (running) await server.stop() })
+  const admin = new pg.Client({ connectionString: server.url('postgres') })
+  await admin.connect()
+  await admin.query('DROP DATABASE IF EXISTS flack_fault WITH (FORCE)')
+  await admin.query('CREATE DATABASE flack_fault')
+  await admin.end()
+  await migrate(server.url('flack_fault'))
+  const env = { DATABASE_URL: server.url('flack_fault'), JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', NODE_ENV: 'test' }
+  const app = await buildApi({ env })
+  t.teardown(() => app.close())
+  await app.ready()
+  const worker = buildWorker({ env })
+  t.teardown(() => worker.close())
+  await worker.start()
+  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
+  const user = await createUser(app)
+
+  await server.stop()
+  running = false
+  let started = Date.now()
+  const down = await app.inject({ method: 'GET', url: '/readyz' })
+  t.equal(down.statusCode, 503)
+  t.same(down.json(), { status: 'database unavailable' })
+  t.ok(Date.now() - started < 5000, 'no hang')
+  started = Date.now()
+  const post = await app.inject({ method: 'POST', url: '/api/messages', headers: user.auth, payload: { source: 'while down' } })
+  t.equal(post.statusCode, 503)
+  t.same(post.json(), { error: 'Service temporarily unavailable' })
+  t.ok(Date.now() - started < 5000, 'no hang')
+
+  const again = await startEmbeddedPostgres({ dir: `.data/test-fault-postgres-${port}`, port, ephemeral: true })
+  running = true
+  t.teardown(() => again.stop())
+  await waitFor(async () => (await app.inject({ method: 'GET', url: '/readyz' })).statusCode === 200, 20000, 'readiness')
+  const res = await app.inject({ method: 'POST', url: '/api/messages', headers: { ...user.auth, prefer: 'wait=10' }, payload: { source: 'after the outage' } })
+  t.equal(res.statusCode, 201, 'the API, its task listener and the worker recovered')
+  t.equal(res.json().html, 'after the outage')
+})
