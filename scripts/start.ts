@@ -25,7 +25,8 @@ async function main (): Promise<void> {
   services.push(await startPush(env))
   const api = await startApi(env)
   services.push(api)
-  log(`Flack is running at http://${hostForUrl(api.config.HOST)}:${api.config.API_PORT}/`)
+  const { port } = api.server.address() as { port: number }
+  log(`Flack is running at http://${hostForUrl(api.config.HOST)}:${port}/`)
 }
 
 const hostForUrl = (host: string): string => (host === '0.0.0.0' || host === '::' ? 'localhost' : host)

@@ -20,8 +20,6 @@ t.test('a slow consumer is closed once its buffer passes the limit; a fast one k
 
   await eventually(async () => app.push.connections.size === 1, 5000)
   t.pass('the slow client was dropped')
-  const rss = process.memoryUsage().rss
-  t.ok(rss < 1024 * 1024 * 1024, 'memory stayed bounded')
   slowSocket.resume()
   const { code } = await slow.closed
   t.ok(code === 1008 || code === 1006, `closed (${code})`)
