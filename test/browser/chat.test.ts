@@ -100,6 +100,14 @@ t.test('two people chat live in real browsers', async (t) => {
   t.equal(await messageItem(b, 'Look at').count(), 1, 'the edit replaces the message, not a new one')
   await messageItem(a, 'Look at that').waitFor()
 
+  // A reply, and the picture of a conversation for the README (docs/screenshot.png).
+  await b.fill('#post-input', 'Nice, thanks **alice**! The preview showed up by itself.')
+  await b.press('#post-input', 'Enter')
+  await messageItem(a, 'Nice, thanks').waitFor()
+  await a.setViewportSize({ width: 960, height: 540 })
+  await screenshot(a, 'readme')
+  await a.setViewportSize({ width: 1100, height: 720 })
+
   // An XSS attempt, in a nickname and in a message, renders as inert text.
   const { page: x } = await openPage(t, browser, `${pageOrigin}/`)
   await signIn(x, XSS_NICKNAME, PASSWORD)

@@ -35,6 +35,8 @@ export async function openPage (t: TestContext, browser: Browser, url: string, v
   t.teardown(() => context.close())
   const page = await context.newPage()
   page.on('pageerror', (err) => t.fail(`page error: ${err.message}`))
+  // Console errors (a refused socket, a failed request) help explain a timeout.
+  page.on('console', (message) => { if (message.type() === 'error') t.comment(`page console: ${message.text()}`) })
   page.on('dialog', (dialog) => {
     t.fail(`unexpected dialog: ${dialog.message()}`)
     dialog.dismiss().catch(() => {})

@@ -327,14 +327,12 @@ function removeMessage (id: number): void {
 function renderMessage (message: Message): HTMLLIElement {
   const mine = message.user_id === session?.userId
   const author = users.get(message.user_id)?.nickname ?? `user ${message.user_id}`
-  const edited = message.updated_at > message.created_at + 1
   const body = h('div', { class: 'body' })
   body.append(trustedHtml(message.html))
   return h('li', { class: mine ? 'message mine' : 'message', 'data-id': String(message.id), 'data-user-id': String(message.user_id) },
     h('div', { class: 'meta' },
       h('span', { class: 'author', 'data-user-id': String(message.user_id) }, author),
       timeElement(message.created_at),
-      edited ? h('span', { class: 'edited', title: 'Edited' }, '(edited)') : null,
       mine ? h('button', { type: 'button', class: 'edit link', 'data-edit': String(message.id), 'aria-label': 'Edit this message' }, 'Edit') : null),
     body)
 }

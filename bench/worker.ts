@@ -1,0 +1,112 @@
+// Worker benchmarks: (a) the asynchronous post round trip (POST with Prefer: wait=5 to the final
+// 201) at a steady 200 requests/s, api and worker in their own processes; (b) post_message jobs/s
+// of one worker next to graphile-worker no-op jobs/s, measured in the same run.
+import autocannon from 'autocannon'
+import { fork, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { resolve } from 'node:path'
+import pg from 'pg'
+import { benchDatabase } from './database'
+import { buildWorker } from '../services/worker/main'
+
+const RATE = 200
+const DURATION_SECONDS = 15
+const JOBS = 5000
+const env = (url: string) => ({ DATABASE_URL: url, JWT_SECRET: 'bench-secret-bench-secret-bench-secret', LOG_LEVEL: 'warn', NODE_ENV: 'production' })
+
+async function child (role: string, url: string): Promise<{ process: ChildProcess, port?: number }> {
+  const proc = fork(resolve(__dirname, 'worker-process.ts'), [role, url], { execArgv: ['--import', 'tsx'], stdio: 'inherit' })
+  const [message] = await once(proc, 'message') as [{ port?: number }]
+  return { process: proc, port: message.port }
+}
+
+async function stop (proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return
+  proc.kill('SIGTERM')
+  await once(proc, 'exit')
+}
+
+async function json (res: Response): Promise<Record<string, unknown>> { return await res.json() as Record<string, unknown> }
+
+async function roundTrip (url: string): Promise<Record<string, number>> {
+  const api = await child('api', url)
+  const worker = await child('worker', url)
+  try {
+    const base = `http://127.0.0.1:${api.port}`
+    await fetch(`${base}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: 'bench', password: 'bench-password' }) })
+    const { token } = await json(await fetch(`${base}/api/tokens`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('bench:bench-password').toString('base64')}` } }))
+    const options = {
+      url: `${base}/api/messages`,
+      method: 'POST' as const,
+      headers: { authorization: `Bearer ${String(token)}`, 'content-type': 'application/json', prefer: 'wait=5' },
+      body: JSON.stringify({ source: 'hello *world*! a benchmark message' }),
+      connections: 50,
+      overallRate: RATE,
+    }
+    await autocannon({ ...options, duration: 3 }) // warm-up
+    const result = await autocannon({ ...options, duration: DURATION_SECONDS })
+    const created = result.statusCodeStats?.['201']?.count ?? 0
+    return { p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total, created, rate: result.requests.average }
+  } finally {
+    await stop(worker.process)
+    await stop(api.process)
+  }
+}
+
+// Time for one in-process worker to drain `JOBS` queued jobs.
+async function drain (url: string, pool: pg.Pool, queue: string, done: string, tasks?: Record<string, () => Promise<void>>): Promise<number> {
+  await pool.query(queue)
+  const worker = buildWorker({ env: env(url), tasks })
+  const started = process.hrtime.bigint()
+  await worker.start()
+  for (;;) {
+    const { rows } = await pool.query<{ n: string }>(done)
+    if (Number(rows[0].n) === 0) break
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  await worker.close()
+  return JOBS / seconds
+}
+
+async function throughput (url: string): Promise<{ post: number, noop: number }> {
+  const pool = new pg.Pool({ connectionString: url, max: 2 })
+  try {
+    const { rows } = await pool.query<{ id: number }>("INSERT INTO users (nickname, password_hash) VALUES ('jobs', 'x') RETURNING id")
+    const userId = rows[0].id
+    const noop = await drain(url, pool,
+      `SELECT graphile_worker.add_job('noop', json_build_object('n', n)) FROM generate_series(1, ${JOBS}) n`,
+      "SELECT count(*) AS n FROM graphile_worker.jobs WHERE task_identifier = 'noop'",
+      { noop: async () => {} })
+    const post = await drain(url, pool,
+      `WITH t AS (INSERT INTO tasks (id, user_id, kind) SELECT gen_random_uuid(), ${userId}, 'post_message' FROM generate_series(1, ${JOBS}) RETURNING id)
+       SELECT graphile_worker.add_job('post_message', json_build_object('taskId', t.id, 'source', 'hello *world*! job ' || t.id)) FROM t`,
+      "SELECT count(*) AS n FROM tasks WHERE status = 'queued'")
+    return { post, noop }
+  } finally {
+    await pool.end()
+  }
+}
+
+export async function benchWorker (): Promise<Array<Record<string, string | number>>> {
+  const db = await benchDatabase('flack_bench_worker', 5462)
+  try {
+    const trip = await roundTrip(db.url)
+    const jobs = await throughput(db.url)
+    const round = (n: number): number => Math.round(n * 10) / 10
+    return [
+      { benchmark: `post round trip p50 (Prefer: wait=5, ${RATE} req/s)`, result: `${trip.p50} ms`, target: '≤ 10 ms', ok: trip.p50 <= 10 ? 'yes' : 'no' },
+      { benchmark: `post round trip p99 (Prefer: wait=5, ${RATE} req/s)`, result: `${trip.p99} ms`, target: '≤ 40 ms', ok: trip.p99 <= 40 ? 'yes' : 'no' },
+      { benchmark: 'round trips answered 201 / sent', result: `${trip.created} / ${trip.requests}`, target: 'all', ok: trip.created === trip.requests ? 'yes' : 'no' },
+      { benchmark: 'graphile-worker no-op jobs/s (1 worker)', result: round(jobs.noop), target: '', ok: '' },
+      { benchmark: 'post_message jobs/s (1 worker)', result: round(jobs.post), target: '', ok: '' },
+      { benchmark: 'post_message / no-op', result: `${Math.round(jobs.post / jobs.noop * 100)} %`, target: '≥ 50 %', ok: jobs.post / jobs.noop >= 0.5 ? 'yes' : 'no' },
+    ]
+  } finally {
+    await db.stop()
+  }
+}
+
+if (require.main === module) {
+  benchWorker().then((rows) => { console.table(rows); process.exit(0) }, (err) => { console.error(err); process.exit(1) })
+}
