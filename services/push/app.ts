@@ -109,9 +109,12 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
       if (!allowedOrigin(request.headers.origin)) throw httpError(403, 'Origin not allowed')
     },
   }, (socket, request) => {
-    // Replaces the plugin's per-socket listener, whose closure would keep the request alive.
+    // Replaces the plugin's per-socket listener, whose closure would keep the request alive,
+    // and lets go of the HTTP response the upgrade was routed with (an idle socket stays small).
     socket.removeAllListeners('error')
     socket.on('error', onSocketError)
+    const tcp = request.raw.socket as typeof request.raw.socket & { _httpMessage?: { detachSocket?: (s: unknown) => void } | null }
+    tcp._httpMessage?.detachSocket?.(tcp)
     if (ctx.closing) {
       socket.close(GOING_AWAY, 'Server shutting down')
       return

@@ -4,7 +4,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import { WebSocket, type RawData } from 'ws'
 import type { AuthUser } from '../../plugins/auth'
 import { taskUrl } from '../../plugins/models'
-import { RESET_FRAME, ackFrame, errorFrame, parseClientFrame, type ClientFrame, type EventFrame, type Ref } from './frames'
+import type { Duplex } from 'node:stream'
+import { RESET_FRAME, ackFrame, errorFrame, parseClientFrame, wireFrames, type ClientFrame, type EventFrame, type Ref } from './frames'
 import type { MessagePosting } from './posting'
 import type { InstancePresence } from './presence'
 import { PAGE_SIZE, canReplaySince, readEventsAfter } from './replay'
@@ -88,7 +89,7 @@ export class PushConnection implements Subscriber {
       for (;;) {
         const page = await readEventsAfter(this.ctx.pool, this.lastSeq, PAGE_SIZE)
         if (this.closed) return
-        for (const frame of page) this.send(frame)
+        this.sendNewer(page)
         const pending = this.pending ?? []
         // Caught up with what the live stream holds for us: the rest is in `pending`.
         if (page.length < PAGE_SIZE || (pending.length > 0 && this.lastSeq >= pending[0].seq)) break
@@ -98,7 +99,7 @@ export class PushConnection implements Subscriber {
     const pending = this.pending ?? []
     this.pending = null
     this.pendingBytes = 0
-    for (const frame of pending) this.deliver(frame)
+    this.sendNewer(pending)
   }
 
   // Waits for the socket to take what was written; false when it never does (closed as slow).
@@ -115,31 +116,50 @@ export class PushConnection implements Subscriber {
     return !this.closed
   }
 
-  deliver (frame: EventFrame): void {
+  deliver (frames: EventFrame[], wire: Buffer): void {
     if (this.pending !== null) {
-      this.pending.push(frame)
-      this.pendingBytes += frame.data.length
+      for (const frame of frames) {
+        this.pending.push(frame)
+        this.pendingBytes += frame.data.length
+      }
       if (this.pendingBytes > this.ctx.maxBufferBytes) this.closeSlow()
       return
     }
-    this.send(frame)
+    if (frames[0].seq > this.lastSeq) {
+      this.lastSeq = frames[frames.length - 1].seq
+      this.writeFramed(wire)
+      return
+    }
+    this.sendNewer(frames)
   }
 
-  private send (frame: EventFrame): void {
-    if (frame.seq <= this.lastSeq) return
-    this.lastSeq = frame.seq
-    this.write(frame.data)
+  // The frames this client does not have yet, as one write.
+  private sendNewer (frames: EventFrame[]): void {
+    const newer = frames.filter((frame) => frame.seq > this.lastSeq)
+    if (newer.length === 0) return
+    this.lastSeq = newer[newer.length - 1].seq
+    this.writeFramed(wireFrames(newer))
+  }
+
+  // A client that stops reading must not make this process buffer without bound.
+  private writable (): boolean {
+    const socket = this.socket
+    if (socket.readyState !== WebSocket.OPEN) return false
+    if (socket.bufferedAmount > this.ctx.maxBufferBytes) {
+      this.closeSlow()
+      return false
+    }
+    return true
   }
 
   private write (data: Buffer | string): void {
-    const socket = this.socket
-    if (socket.readyState !== WebSocket.OPEN) return
-    // A client that stops reading must not make this process buffer without bound.
-    if (socket.bufferedAmount > this.ctx.maxBufferBytes) {
-      this.closeSlow()
-      return
-    }
-    socket.send(data, TEXT)
+    if (this.writable()) this.socket.send(data, TEXT)
+  }
+
+  // Frames already on wire form go straight to the TCP socket: no extension is negotiated
+  // (perMessageDeflate is off) and ws writes synchronously, so nothing can interleave.
+  private writeFramed (wire: Buffer): void {
+    if (this.writable()) (this.socket as unknown as { _socket: Duplex })._socket.write(wire)
   }
 
   private closeSlow (): void {

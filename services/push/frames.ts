@@ -13,6 +13,28 @@ export function eventFrame (seq: string, cls: string, modelJson: string): EventF
   }
 }
 
+// Frames as they go on the wire (RFC 6455 §5.2: final, text, unmasked from a server), joined:
+// built once per batch, written with a single call to each socket that takes the whole batch.
+export function wireFrames (frames: EventFrame[]): Buffer {
+  const parts: Buffer[] = []
+  for (const { data } of frames) {
+    const length = data.length
+    const header = Buffer.allocUnsafe(length < 126 ? 2 : length < 65536 ? 4 : 10)
+    header[0] = 0x81
+    if (length < 126) {
+      header[1] = length
+    } else if (length < 65536) {
+      header[1] = 126
+      header.writeUInt16BE(length, 2)
+    } else {
+      header[1] = 127
+      header.writeBigUInt64BE(BigInt(length), 2)
+    }
+    parts.push(header, data)
+  }
+  return Buffer.concat(parts)
+}
+
 export const RESET_FRAME = Buffer.from('{"type":"reset"}')
 
 export const errorFrame = (error: string, ref?: Ref): string =>

@@ -2,11 +2,12 @@ import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import { EVENTS_CHANNEL } from '../../plugins/events'
 import { listen, type Listener } from '../../plugins/listener'
-import type { EventFrame } from './frames'
+import { wireFrames, type EventFrame } from './frames'
 import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'
 
-// Something that takes the event stream: a socket, in practice.
-export interface Subscriber { deliver: (frame: EventFrame) => void }
+// Something that takes the event stream: a socket, in practice. `wire` is the batch already
+// framed for the wire, to write in one go when the subscriber wants all of it.
+export interface Subscriber { deliver: (frames: EventFrame[], wire: Buffer) => void }
 
 const START_TIMEOUT_MS = 15000
 
@@ -76,14 +77,15 @@ export class EventStream {
       let page: EventFrame[]
       do {
         page = await readEventsAfter(this.pool, this.lastSeq, PAGE_SIZE)
-        for (const frame of page) this.broadcast(frame)
+        if (page.length > 0) this.broadcast(page)
       } while (page.length === PAGE_SIZE)
     } while (this.readAgain)
   }
 
-  private broadcast (frame: EventFrame): void {
-    this.lastSeq = frame.seq
-    for (const subscriber of this.subscribers) subscriber.deliver(frame)
+  private broadcast (frames: EventFrame[]): void {
+    this.lastSeq = frames[frames.length - 1].seq
+    const wire = wireFrames(frames)
+    for (const subscriber of this.subscribers) subscriber.deliver(frames, wire)
   }
 
   add (subscriber: Subscriber): void { this.subscribers.add(subscriber) }

@@ -181,4 +181,7 @@ t.test('two people chat live in real browsers', async (t) => {
   await screenshot(b, 'chat-bob-reconnected')
   await b.setViewportSize({ width: 390, height: 720 })
   await screenshot(b, 'chat-bob-phone')
+  await b.click('#people-toggle')
+  await b.locator('#people.open').waitFor()
+  await screenshot(b, 'chat-bob-phone-people')
 })

@@ -34,6 +34,9 @@ t.test('the page registers, signs in, survives a reload and signs out', async (t
   await page.waitForSelector('#stats:has-text("req/s")')
   t.match(await page.textContent('#stats'), /^\d+(\.\d)? req\/s$/, 'requests per second shown')
   await screenshot(page, 'signin-chat-empty')
+  await page.emulateMedia({ colorScheme: 'dark' })
+  await screenshot(page, 'signin-chat-dark')
+  await page.emulateMedia({ colorScheme: 'light' })
 
   await page.reload()
   await page.waitForSelector('#chat:not([hidden])')

@@ -56,12 +56,14 @@ function clean (parent: ParentNode): void {
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' })
+const dayTimeFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' })
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
 
+// Today's messages show the time; older ones (at most a day, the API's window) the weekday too.
 export function timeElement (unixSeconds: number): HTMLTimeElement {
   const date = new Date(unixSeconds * 1000)
-  const el = h('time', { datetime: date.toISOString(), title: dateTimeFormat.format(date) }, timeFormat.format(date))
-  return el
+  const today = date.toDateString() === new Date().toDateString()
+  return h('time', { datetime: date.toISOString(), title: dateTimeFormat.format(date) }, (today ? timeFormat : dayTimeFormat).format(date))
 }
 
 // The user id a token was issued to (its `sub` claim); the server still checks the token.

@@ -225,10 +225,13 @@ function applyFrame (frame: ServerFrame): void {
 
 // Reloads through REST: everything (`full`, which also drops what is gone) or what changed.
 async function catchUp (full: boolean): Promise<void> {
+  const current = session
   catchUps++
   try {
+    // Strictly-after with whole seconds: ask from a second early; upserts are idempotent.
     const since = (t: number): number | undefined => (full || t === 0 ? undefined : Math.max(0, t - 1))
     const [userList, messageList] = await Promise.all([api.users(since(newest.users)), api.messages(since(newest.messages))])
+    if (session !== current) return
     if (full) {
       const keepUsers = new Set(userList.map((u) => u.id))
       for (const id of users.keys()) if (!keepUsers.has(id) && id !== session?.userId) users.delete(id)
@@ -257,7 +260,8 @@ function upsertUser (user: User, render = true): void {
   newest.users = Math.max(newest.users, user.updated_at)
   if (known !== undefined && known.updated_at > user.updated_at) return
   users.set(user.id, user)
-  if (known !== undefined && known.nickname !== user.nickname) {
+  // Messages may have shown this author before the user arrived, or under an old nickname.
+  if (known === undefined || known.nickname !== user.nickname) {
     for (const el of ui.messages.querySelectorAll<HTMLElement>(`.author[data-user-id="${user.id}"]`)) el.textContent = user.nickname
     if (user.id === session?.userId) ui.me.textContent = user.nickname
   }
@@ -281,9 +285,21 @@ function renderUsers (): void {
   ui.peopleToggle.title = `${online} online of ${list.length}`
 }
 
-ui.peopleToggle.addEventListener('click', () => {
-  const open = ui.people.classList.toggle('open')
+// On a phone the list is a panel: the button, Escape or a click elsewhere closes it.
+function showPeople (open: boolean): void {
+  ui.people.classList.toggle('open', open)
   ui.peopleToggle.setAttribute('aria-expanded', String(open))
+}
+ui.peopleToggle.addEventListener('click', () => showPeople(!ui.people.classList.contains('open')))
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && ui.people.classList.contains('open')) {
+    showPeople(false)
+    ui.peopleToggle.focus()
+  }
+})
+document.addEventListener('click', (event) => {
+  const target = event.target as Node
+  if (ui.people.classList.contains('open') && !ui.people.contains(target) && !ui.peopleToggle.contains(target)) showPeople(false)
 })
 
 // ---- Messages ----------------------------------------------------------------
@@ -483,6 +499,7 @@ function showConnection (state: ConnectionState, retryInSeconds?: number): void 
 function startStats (): void {
   window.clearInterval(statsTimer)
   const refresh = (): void => {
+    if (document.hidden) return
     api.requestsPerSecond().then((rate) => {
       ui.stats.textContent = `${rate.toFixed(rate < 10 ? 1 : 0)} req/s`
     }, () => {

@@ -15,7 +15,7 @@ interface PendingPost { resolve: (task: string | null) => void, reject: (err: Er
 
 const MIN_BACKOFF_MS = 500
 const MAX_BACKOFF_MS = 15000
-const ACK_TIMEOUT_MS = 5000
+const ACK_TIMEOUT_MS = 8000
 
 // The push socket: resumes from the last event seen (`?since=`) after any drop,
 // reconnecting with jittered exponential backoff.

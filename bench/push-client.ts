@@ -1,0 +1,145 @@
+// The push benchmark's load client: its own process (forked by bench/push.ts), so its sockets
+// and its CPU are not the push server's. Driven over IPC, one command at a time.
+import { performance } from 'node:perf_hooks'
+import { WebSocket, type RawData } from 'ws'
+import { createDatabase, type Database } from '../plugins/database'
+import { publishEvent } from '../plugins/events'
+
+export type Command =
+  | { cmd: 'open', url: string, count: number }
+  | { cmd: 'trim', count: number }
+  | { cmd: 'fanout', rounds: number }
+  | { cmd: 'stream', mode: 'publish' | 'post', url: string, token: string, rate: number, seconds: number }
+  | { cmd: 'exit' }
+
+const OPEN_IN_FLIGHT = 500
+const POSTS_PER_SOCKET = 10
+const databaseUrl = process.argv[2]
+let db: Database | null = null
+const database = (): Database => (db ??= createDatabase({ DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: 4 }))
+
+const sockets: WebSocket[] = []
+// What incoming frames feed: set per measurement.
+let onFrame: (data: Buffer, at: number) => void = () => {}
+function received (this: WebSocket, data: RawData): void { onFrame(data as Buffer, performance.now()) }
+
+function openOne (url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false })
+    ws.once('open', () => { sockets.push(ws); resolve() })
+    ws.once('error', reject)
+    ws.on('message', received)
+  })
+}
+
+async function open (url: string, count: number): Promise<void> {
+  while (sockets.length < count) {
+    const batch = Math.min(OPEN_IN_FLIGHT, count - sockets.length)
+    await Promise.all(Array.from({ length: batch }, () => openOne(url)))
+  }
+  for (const ws of sockets) ws.on('close', () => { if (!closing) console.error('push-client: a socket closed unexpectedly') })
+}
+let closing = false
+
+async function trim (count: number): Promise<void> {
+  closing = true
+  const extra = sockets.splice(count)
+  await Promise.all(extra.map((ws) => new Promise<void>((resolve) => { ws.once('close', () => resolve()); ws.close() })))
+  closing = false
+}
+
+const publish = (model: object): Promise<bigint> => database().prisma.$transaction((tx) => publishEvent(tx, 'Message', model))
+
+// One event per round to every socket: the time until the last socket has it, and each arrival.
+async function fanout (rounds: number): Promise<{ last: number[], each: number[] }> {
+  const last: number[] = []
+  const each: number[] = []
+  const marker = Buffer.from('bench-fanout')
+  for (let round = 0; round < rounds; round++) {
+    let count = 0
+    const t0 = performance.now()
+    const done = new Promise<void>((resolve) => {
+      onFrame = (data, at) => {
+        if (data.indexOf(marker) === -1) return
+        each.push(at - t0)
+        if (++count === sockets.length) {
+          last.push(at - t0)
+          resolve()
+        }
+      }
+    })
+    await publish({ id: round, source: 'bench-fanout', html: 'bench-fanout' })
+    await done
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  onFrame = () => {}
+  return { last, each }
+}
+
+// `rate` messages a second for `seconds`, each timed from its post (or publish) to its arrival at every socket.
+async function stream (mode: 'publish' | 'post', url: string, token: string, rate: number, seconds: number): Promise<{ latencies: number[], expected: number, sent: number }> {
+  const total = rate * seconds
+  const sentAt = new Float64Array(total).fill(-1)
+  const latencies: number[] = []
+  // The message number follows the marker in the frame; read without decoding the frame.
+  const marker = Buffer.from('"bench-stream ')
+  onFrame = (data, at) => {
+    let p = data.indexOf(marker)
+    if (p === -1) return
+    p += marker.length
+    let i = 0
+    for (let c = data[p]; c >= 48 && c <= 57; c = data[++p]) i = i * 10 + c - 48
+    if (sentAt[i] >= 0) latencies.push(at - sentAt[i])
+  }
+  // Several posting sockets, each well within the server's per-connection frame rate.
+  const posters: WebSocket[] = []
+  if (mode === 'post') {
+    for (let i = 0; i < Math.ceil(rate / POSTS_PER_SOCKET); i++) {
+      const poster = new WebSocket(url, { perMessageDeflate: false })
+      await new Promise((resolve, reject) => { poster.once('open', resolve); poster.once('error', reject) })
+      poster.on('message', (data: RawData) => {
+        const text = data.toString()
+        if (text.includes('"type":"error"')) console.error(`push-client: post failed: ${text}`)
+      })
+      posters.push(poster)
+    }
+  }
+  const start = performance.now()
+  const writes: Array<Promise<unknown>> = []
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate
+    const wait = due - performance.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    sentAt[i] = performance.now()
+    const source = `bench-stream ${i}`
+    if (posters.length > 0) posters[i % posters.length].send(JSON.stringify({ type: 'post_message', token, source, ref: i }))
+    else writes.push(publish({ id: i, source, html: source }).catch((err: Error) => console.error(`push-client: ${err.message}`)))
+  }
+  await Promise.all(writes)
+  const expected = total * sockets.length
+  const deadline = performance.now() + 10000
+  while (latencies.length < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  onFrame = () => {}
+  for (const poster of posters) poster.close()
+  return { latencies, expected, sent: total }
+}
+
+async function handle (command: Command): Promise<unknown> {
+  switch (command.cmd) {
+    case 'open': await open(command.url, command.count); return { open: sockets.length }
+    case 'trim': await trim(command.count); return { open: sockets.length }
+    case 'fanout': return fanout(command.rounds)
+    case 'stream': return stream(command.mode, command.url, command.token, command.rate, command.seconds)
+    case 'exit':
+      closing = true
+      for (const ws of sockets) ws.terminate()
+      await db?.close()
+      setImmediate(() => process.exit(0))
+      return {}
+  }
+}
+
+process.on('message', (command: Command) => {
+  handle(command).then((result) => process.send!({ ok: true, result }), (err: Error) => process.send!({ ok: false, error: err.message }))
+})
+process.send!({ ready: true })

@@ -1,0 +1,182 @@
+// Push benchmarks, the push server and its load client each in their own process:
+// (a) RSS per idle connection at N = 10,000 sockets; (b) one event fanned out to all N: time
+// until the last socket has it, over several rounds; (c) post-to-delivery latency at 200
+// messages/s with 1,000 sockets, through post_message frames and the worker (and, for
+// comparison, straight from a publish in the database).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { createServer, connect as tcpConnect, type AddressInfo } from 'node:net'
+import { resolve } from 'node:path'
+import { benchDatabase } from './database'
+import { buildApi } from '../services/api/app'
+import { buildWorker } from '../services/worker/main'
+import type { Command } from './push-client'
+
+const PORT = 5463
+const SOCKETS = Number(process.env.BENCH_PUSH_SOCKETS ?? 10_000)
+const WARM_SOCKETS = 200
+const FANOUT_ROUNDS = 20
+const RATE = 200
+const RATE_SOCKETS = 1000
+const RATE_SECONDS = 10
+// Per process: N sockets plus the database and the runtime; capped by the hard limit when not root.
+const OPEN_FILES = 65536
+const ROOT = resolve(__dirname, '..')
+
+const env = (url: string, port: number): Record<string, string> => ({
+  ...process.env as Record<string, string>,
+  DATABASE_URL: url,
+  JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
+  LOG_LEVEL: 'warn',
+  NODE_ENV: 'production',
+  PUSH_PORT: String(port),
+  API_PORT: '0',
+  // Twenty posters at ten frames a second each stay within the default per-connection rate.
+  PUSH_FRAMES_PER_SECOND: '20',
+})
+
+// `node` under a shell that first raises the open-file limit (as far as the hard limit allows).
+function node (script: string, args: string[], childEnv: Record<string, string>, ipc: boolean): ChildProcess {
+  const raise = `ulimit -n ${OPEN_FILES} 2>/dev/null || ulimit -n "$(ulimit -Hn)"`
+  const quoted = [process.execPath, '--import', 'tsx', script, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
+  return spawn('bash', ['-c', `${raise}; exec ${quoted}`], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit', ...(ipc ? ['ipc' as const] : [])] })
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+async function waitForPort (port: number, ms = 30000): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect(port, '127.0.0.1', () => { socket.end(); resolve(true) })
+      socket.on('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`push server did not listen on ${port}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+function rssBytes (pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  if (match === null) throw new Error(`no RSS for ${pid}`)
+  return Number(match[1]) * 1024
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+function percentile (values: number[], p: number): number {
+  const sorted = Float64Array.from(values).sort()
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))]
+}
+
+class LoadClient {
+  private constructor (private readonly proc: ChildProcess) {}
+
+  static async start (databaseUrl: string): Promise<LoadClient> {
+    const proc = node(resolve(__dirname, 'push-client.ts'), [databaseUrl], process.env as Record<string, string>, true)
+    await once(proc, 'message')
+    return new LoadClient(proc)
+  }
+
+  async run<T> (command: Command): Promise<T> {
+    this.proc.send(command)
+    const [reply] = await once(this.proc, 'message') as [{ ok: boolean, result: T, error?: string }]
+    if (!reply.ok) throw new Error(`load client: ${reply.error}`)
+    return reply.result
+  }
+
+  async stop (): Promise<void> {
+    if (this.proc.exitCode !== null) return
+    const exited = once(this.proc, 'exit')
+    this.proc.send({ cmd: 'exit' })
+    await Promise.race([exited, sleep(5000).then(() => this.proc.kill('SIGKILL'))])
+  }
+}
+
+async function stop (proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return
+  const exited = once(proc, 'exit')
+  proc.kill('SIGTERM')
+  await Promise.race([exited, sleep(15000).then(() => proc.kill('SIGKILL'))])
+}
+
+// A user and token through the api, in this process (it never listens).
+async function benchToken (url: string): Promise<string> {
+  const api = await buildApi({ env: env(url, 0) })
+  try {
+    const nickname = 'pushbench'
+    await api.inject({ method: 'POST', url: '/api/users', payload: { nickname, password: 'bench-password' } })
+    const res = await api.inject({ method: 'POST', url: '/api/tokens', headers: { authorization: `Basic ${Buffer.from(`${nickname}:bench-password`).toString('base64')}` } })
+    return res.json().token as string
+  } finally {
+    await api.close()
+  }
+}
+
+export async function benchPush (): Promise<Array<Record<string, string | number>>> {
+  const db = await benchDatabase('flack_bench_push', PORT)
+  const port = await freePort()
+  const url = `ws://127.0.0.1:${port}/ws`
+  const server = node(resolve(ROOT, 'services/push/server.ts'), [], env(db.url, port), false)
+  let client: LoadClient | null = null
+  const worker = buildWorker({ env: env(db.url, port) })
+  try {
+    await waitForPort(port)
+    const token = await benchToken(db.url)
+    await worker.start()
+    client = await LoadClient.start(db.url)
+
+    // (a) idle sockets: RSS growth from a warmed-up server with a few sockets to N.
+    await client.run({ cmd: 'open', url, count: WARM_SOCKETS })
+    await sleep(2000)
+    const before = rssBytes(server.pid!)
+    await client.run({ cmd: 'open', url, count: SOCKETS })
+    await sleep(3000)
+    const after = rssBytes(server.pid!)
+    const perSocket = (after - before) / (SOCKETS - WARM_SOCKETS)
+
+    // (b) one event to all N.
+    const fan = await client.run<{ last: number[], each: number[] }>({ cmd: 'fanout', rounds: FANOUT_ROUNDS })
+
+    // (c) a steady stream to 1,000 sockets.
+    await client.run({ cmd: 'trim', count: RATE_SOCKETS })
+    await sleep(1000)
+    const posted = await client.run<{ latencies: number[], expected: number, sent: number }>({ cmd: 'stream', mode: 'post', url, token, rate: RATE, seconds: RATE_SECONDS })
+    const published = await client.run<{ latencies: number[], expected: number, sent: number }>({ cmd: 'stream', mode: 'publish', url, token, rate: RATE, seconds: RATE_SECONDS })
+
+    const ms = (n: number): string => `${n.toFixed(1)} ms`
+    const kb = perSocket / 1024
+    const fanP50 = percentile(fan.last, 50)
+    const fanP99 = percentile(fan.last, 99)
+    const postP99 = percentile(posted.latencies, 99)
+    const yes = (ok: boolean): string => (ok ? 'yes' : 'no')
+    return [
+      { benchmark: `push RSS per idle connection (${SOCKETS} sockets)`, result: `${kb.toFixed(2)} KB`, target: '≤ 8 KB', ok: yes(kb <= 8) },
+      { benchmark: `push fan-out to ${SOCKETS}: last socket p50 (${FANOUT_ROUNDS} rounds)`, result: ms(fanP50), target: '', ok: '' },
+      { benchmark: `push fan-out to ${SOCKETS}: last socket p99 (${FANOUT_ROUNDS} rounds)`, result: ms(fanP99), target: '≤ 250 ms', ok: yes(fanP99 <= 250) },
+      { benchmark: `push fan-out to ${SOCKETS}: each socket p50 / p99`, result: `${ms(percentile(fan.each, 50))} / ${ms(percentile(fan.each, 99))}`, target: '', ok: '' },
+      { benchmark: `push post_message→worker→delivery p50 (${RATE} msg/s, ${RATE_SOCKETS} sockets)`, result: ms(percentile(posted.latencies, 50)), target: '', ok: '' },
+      { benchmark: `push post_message→worker→delivery p99 (${RATE} msg/s, ${RATE_SOCKETS} sockets)`, result: ms(postP99), target: '≤ 50 ms', ok: yes(postP99 <= 50) },
+      { benchmark: 'push post deliveries received / expected', result: `${posted.latencies.length} / ${posted.expected}`, target: 'all', ok: yes(posted.latencies.length === posted.expected) },
+      { benchmark: `push publish→delivery p50 / p99 (${RATE} msg/s, ${RATE_SOCKETS} sockets)`, result: `${ms(percentile(published.latencies, 50))} / ${ms(percentile(published.latencies, 99))}`, target: '', ok: '' },
+      { benchmark: 'push publish deliveries received / expected', result: `${published.latencies.length} / ${published.expected}`, target: 'all', ok: yes(published.latencies.length === published.expected) },
+    ]
+  } finally {
+    await client?.stop()
+    await worker.close()
+    await stop(server)
+    await db.stop()
+  }
+}
+
+if (require.main === module) {
+  benchPush().then((rows) => { console.table(rows); process.exit(0) }, (err) => { console.error(err); process.exit(1) })
+}

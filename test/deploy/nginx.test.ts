@@ -1,0 +1,126 @@
+// End to end behind the real load balancer: deploy/nginx.conf (ports rewritten) in front of two
+// api instances, a worker and two push instances; clients reach both push instances through nginx.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, connect as tcpConnect, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { buildApi } from '../../services/api/app'
+import { testEnv } from '../helper'
+import { buildTestWorker } from '../worker/helper'
+import { connect, startTestPush, type TestClient } from '../push/helper'
+
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path))
+const CONF = resolve(__dirname, '../../deploy/nginx.conf')
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+const port = (app: FastifyInstance): number => (app.server.address() as AddressInfo).port
+
+// deploy/nginx.conf with this run's ports: the listen port and the four upstream servers.
+function rewriteConf (conf: string, ports: { listen: number, api: [number, number], push: [number, number] }): string {
+  const upstreams: Record<string, number> = { 5000: ports.api[0], 5002: ports.api[1], 5001: ports.push[0], 5003: ports.push[1] }
+  let out = conf.replace(/^(\s*)listen\s+8080;/m, `$1listen 127.0.0.1:${ports.listen};`)
+  out = out.replace(/server 127\.0\.0\.1:(500[0-3])/g, (_, p: string) => `server 127.0.0.1:${upstreams[p]}`)
+  return out.replace(/^worker_processes auto;/m, 'worker_processes 2;')
+}
+
+async function waitForPort (target: number, ms = 10000): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect(target, '127.0.0.1', () => { socket.end(); resolve(true) })
+      socket.on('error', () => resolve(false))
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${target}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+t.test('a message posted through one api instance reaches socket clients on both push instances through nginx', { skip: NGINX === undefined ? 'nginx is not installed (apt-get install nginx)' : false }, async (t) => {
+  const apis: FastifyInstance[] = []
+  for (let i = 0; i < 2; i++) {
+    const api = await buildApi({ env: await testEnv(t, { API_PORT: 0, TRUST_PROXY: true }) })
+    t.teardown(() => api.close())
+    await api.listen({ port: 0, host: '127.0.0.1' })
+    apis.push(api)
+  }
+  await buildTestWorker(t)
+  const pushes = [await startTestPush(t), await startTestPush(t)]
+
+  const prefix = mkdtempSync(join(tmpdir(), 'flack-nginx-'))
+  mkdirSync(join(prefix, 'logs'))
+  mkdirSync(join(prefix, 'tmp'))
+  t.teardown(() => rmSync(prefix, { recursive: true, force: true }))
+  const listen = await freePort()
+  const conf = join(prefix, 'nginx.conf')
+  writeFileSync(conf, rewriteConf(readFileSync(CONF, 'utf8'), {
+    listen,
+    api: [port(apis[0]), port(apis[1])],
+    push: [port(pushes[0].app), port(pushes[1].app)],
+  }))
+  const nginx = spawn(NGINX!, ['-p', prefix, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'inherit', 'inherit'] })
+  const exited = new Promise<void>((resolve) => nginx.once('exit', () => resolve()))
+  t.teardown(async () => {
+    nginx.kill('SIGTERM')
+    await exited
+  })
+  await waitForPort(listen)
+  const base = `http://127.0.0.1:${listen}`
+
+  const health = await fetch(`${base}/healthz`)
+  t.equal(health.status, 200, 'api reachable through nginx')
+
+  // Sockets through nginx until both push instances hold some (round robin, no affinity).
+  const clients: TestClient[] = []
+  for (let i = 0; i < 12 && pushes.some((p) => p.app.push.connections.size === 0); i++) {
+    clients.push(await connect(t, `ws://127.0.0.1:${listen}/ws`))
+  }
+  for (let i = 0; i < 2; i++) clients.push(await connect(t, `ws://127.0.0.1:${listen}/ws`))
+  t.ok(pushes.every((p) => p.app.push.connections.size > 0), `both push instances hold clients (${pushes.map((p) => p.app.push.connections.size).join(' + ')})`)
+
+  const nickname = `nginx${process.pid % 10000}`
+  const created = await fetch(`${base}/api/users`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname, password: 'correct horse' }),
+  })
+  t.equal(created.status, 201)
+  const signedIn = await fetch(`${base}/api/tokens`, {
+    method: 'POST', headers: { authorization: `Basic ${Buffer.from(`${nickname}:correct horse`).toString('base64')}` },
+  })
+  const { token } = await signedIn.json() as { token: string }
+
+  // Straight to one api instance, then through nginx (whichever instance it picks).
+  const direct = await fetch(`http://127.0.0.1:${port(apis[0])}/api/messages`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ source: 'via api one' }),
+  })
+  t.ok(direct.status === 202 || direct.status === 201, `posted to one api instance (${direct.status})`)
+  const balanced = await fetch(`${base}/api/messages`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ source: 'via nginx' }),
+  })
+  t.ok(balanced.status === 202 || balanced.status === 201, `posted through nginx (${balanced.status})`)
+  clients[0].send({ type: 'post_message', token, source: 'via socket', ref: 'r' })
+
+  const expected = ['via api one', 'via nginx', 'via socket']
+  for (const client of clients) {
+    const got: string[] = []
+    while (got.length < expected.length) {
+      const frame = await client.next(10000)
+      if (frame.type === 'updated_model' && frame.class === 'Message') got.push(frame.model?.source as string)
+    }
+    t.same([...got].sort(), [...expected].sort(), 'every client got every message once')
+  }
+
+  // A client resumes on whichever instance nginx picks, from its last seq.
+  const last = clients[1].frames.filter((f) => f.type === 'updated_model').at(-1)!.seq!
+  const resumed = await connect(t, `ws://127.0.0.1:${listen}/ws`, { since: last - 1 })
+  t.equal((await resumed.next()).seq, last, 'replayed through nginx')
+})
