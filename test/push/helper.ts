@@ -74,9 +74,16 @@ export class TestClient {
   // Takes frames until one matches.
   async nextMatching (match: (frame: Frame) => boolean, ms = 5000): Promise<Frame> {
     const deadline = Date.now() + ms
+    const skipped: Frame[] = []
     for (;;) {
-      const frame = await this.next(Math.max(1, deadline - Date.now()))
+      let frame: Frame
+      try {
+        frame = await this.next(Math.max(1, deadline - Date.now()))
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; skipped ${JSON.stringify(skipped).slice(0, 2000)}`)
+      }
       if (match(frame)) return frame
+      skipped.push(frame)
     }
   }
 

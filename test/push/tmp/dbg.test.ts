@@ -1,10 +1,14 @@
 import t from 'tap'
-import { connect, publish, startTestPush } from '../helper'
+import { buildTestApi, createUser } from '../../helper'
+import { connect, startTestPush } from '../helper'
+import { markUsersOffline } from '../../../plugins/presence'
 t.test('dbg', async (t) => {
-  const { app, url } = await startTestPush(t)
-  await app.pg.query(`INSERT INTO events (class, model) SELECT 'Message', jsonb_build_object('id', i) FROM generate_series(1, 1200) i`)
-  const c = await connect(t, url, { since: 0 })
-  const p = await publish(app, 'Message', {x: 1})
-  const frames = await c.drain(2000)
-  console.log(frames.length, frames.slice(0,2), frames.slice(-2), p, app.push.stream.lastSeq)
+  const api = await buildTestApi(t)
+  const { app, url } = await startTestPush(t, { LOG_LEVEL: 'debug' })
+  const user = await createUser(api)
+  console.log(await markUsersOffline(app.prisma, { userIds: [user.id], liveWithinSeconds: 60 }))
+  const client = await connect(t, url)
+  client.send({ type: 'ping_user', token: user.token, ref: 'p1' })
+  const frames = await client.drain(1500)
+  console.log(JSON.stringify(frames), client.ws.readyState, app.push.connections.size)
 })
