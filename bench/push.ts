@@ -1,8 +1,7 @@
 // Push benchmarks, the push server and its load client each in their own process:
 // (a) RSS per idle connection at N = 10,000 sockets; (b) one event fanned out to all N: time
 // until the last socket has it, over several rounds; (c) post-to-delivery latency at 200
-// messages/s with 1,000 sockets, through post_message frames and the worker (and, for
-// comparison, straight from a publish in the database).
+// messages/s with 1,000 sockets: post_message frames, the worker's job, the event, the fan-out.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
@@ -70,6 +69,12 @@ function rssBytes (pid: number): number {
   return Number(match[1]) * 1024
 }
 
+// User plus system CPU seconds a process has used so far.
+function cpuSeconds (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 function percentile (values: number[], p: number): number {
@@ -79,6 +84,7 @@ function percentile (values: number[], p: number): number {
 
 class LoadClient {
   private constructor (private readonly proc: ChildProcess) {}
+  get pid (): number { return this.proc.pid! }
 
   static async start (databaseUrl: string): Promise<LoadClient> {
     const proc = node(resolve(__dirname, 'push-client.ts'), [databaseUrl], process.env as Record<string, string>, true)
@@ -145,12 +151,17 @@ export async function benchPush (): Promise<Array<Record<string, string | number
 
     // (b) one event to all N.
     const fan = await client.run<{ last: number[], each: number[] }>({ cmd: 'fanout', rounds: FANOUT_ROUNDS })
+    if (process.env.BENCH_VERBOSE !== undefined) console.error('fan-out rounds (ms):', fan.last.map((n) => n.toFixed(1)).join(' '))
 
     // (c) a steady stream to 1,000 sockets.
     await client.run({ cmd: 'trim', count: RATE_SOCKETS })
     await sleep(1000)
-    const posted = await client.run<{ latencies: number[], expected: number, sent: number }>({ cmd: 'stream', mode: 'post', url, token, rate: RATE, seconds: RATE_SECONDS })
-    const published = await client.run<{ latencies: number[], expected: number, sent: number }>({ cmd: 'stream', mode: 'publish', url, token, rate: RATE, seconds: RATE_SECONDS })
+    const cpu = [server.pid!, client.pid, process.pid].map(cpuSeconds)
+    const posted = await client.run<{ latencies: number[], expected: number, sent: number }>({ cmd: 'stream', url, token, rate: RATE, seconds: RATE_SECONDS })
+    if (process.env.BENCH_VERBOSE !== undefined) {
+      const used = [server.pid!, client.pid, process.pid].map((pid, i) => (cpuSeconds(pid) - cpu[i]).toFixed(1))
+      console.error(`CPU s during the post stream: push ${used[0]}, load client ${used[1]}, bench+worker ${used[2]}`)
+    }
 
     const ms = (n: number): string => `${n.toFixed(1)} ms`
     const kb = perSocket / 1024
@@ -166,8 +177,6 @@ export async function benchPush (): Promise<Array<Record<string, string | number
       { benchmark: `push post_message→worker→delivery p50 (${RATE} msg/s, ${RATE_SOCKETS} sockets)`, result: ms(percentile(posted.latencies, 50)), target: '', ok: '' },
       { benchmark: `push post_message→worker→delivery p99 (${RATE} msg/s, ${RATE_SOCKETS} sockets)`, result: ms(postP99), target: '≤ 50 ms', ok: yes(postP99 <= 50) },
       { benchmark: 'push post deliveries received / expected', result: `${posted.latencies.length} / ${posted.expected}`, target: 'all', ok: yes(posted.latencies.length === posted.expected) },
-      { benchmark: `push publish→delivery p50 / p99 (${RATE} msg/s, ${RATE_SOCKETS} sockets)`, result: `${ms(percentile(published.latencies, 50))} / ${ms(percentile(published.latencies, 99))}`, target: '', ok: '' },
-      { benchmark: 'push publish deliveries received / expected', result: `${published.latencies.length} / ${published.expected}`, target: 'all', ok: yes(published.latencies.length === published.expected) },
     ]
   } finally {
     await client?.stop()

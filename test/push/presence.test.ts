@@ -28,7 +28,7 @@ t.test('ping_user ties the connection to the user and marks them online', async 
   const client = await connect(t, url)
   client.send({ type: 'ping_user', token: user.token, ref: 'p1' })
   await client.nextMatching(userEvent(user.id, true))
-  t.same(await client.nextMatching((f) => f.type === 'ack'), { type: 'ack', ref: 'p1' })
+  t.ok(client.frames.some((f) => f.type === 'ack' && f.ref === 'p1'), 'acknowledged')
   t.ok(await isOnline(app, user.id))
   t.equal(await connectionCount(app, user.id), 1, 'a connection row holds the user online')
 
