@@ -71,6 +71,7 @@ async function drain (url: string, pool: pg.Pool, queue: string, done: string, t
 
 async function throughput (url: string): Promise<{ post: number, noop: number }> {
   const pool = new pg.Pool({ connectionString: url, max: 2 })
+  pool.on('error', () => {})
   try {
     const { rows } = await pool.query<{ id: number }>("INSERT INTO users (nickname, password_hash) VALUES ('jobs', 'x') RETURNING id")
     const userId = rows[0].id
@@ -81,7 +82,7 @@ async function throughput (url: string): Promise<{ post: number, noop: number }>
     const post = await drain(url, pool,
       `WITH t AS (INSERT INTO tasks (id, user_id, kind) SELECT gen_random_uuid(), ${userId}, 'post_message' FROM generate_series(1, ${JOBS}) RETURNING id)
        SELECT graphile_worker.add_job('post_message', json_build_object('taskId', t.id, 'source', 'hello *world*! job ' || t.id)) FROM t`,
-      "SELECT count(*) AS n FROM tasks WHERE status = 'queued'")
+      `SELECT count(*) AS n FROM tasks WHERE status = 'queued' AND user_id = ${userId}`)
     return { post, noop }
   } finally {
     await pool.end()
@@ -91,7 +92,10 @@ async function throughput (url: string): Promise<{ post: number, noop: number }>
 export async function benchWorker (): Promise<Array<Record<string, string | number>>> {
   const db = await benchDatabase('flack_bench_worker', 5462)
   try {
+    const log = (line: string): void => { process.stderr.write(`bench worker: ${line}\n`) }
+    log(`post round trip at ${RATE} req/s for ${DURATION_SECONDS} s`)
     const trip = await roundTrip(db.url)
+    log(`${JOBS} no-op jobs, then ${JOBS} post_message jobs`)
     const jobs = await throughput(db.url)
     const round = (n: number): number => Math.round(n * 10) / 10
     return [

@@ -34,6 +34,8 @@ export class TaskWaiter {
 
   get size (): number { return this.waiting.size }
 
+  get isClosed (): boolean { return this.closed }
+
   // Opens the LISTEN connection (at ready, so the first held request does not pay for it).
   start (): void {
     if (this.listener !== null || this.closed) return

@@ -48,6 +48,8 @@ async function waitForTask (fastify: FastifyInstance, taskId: string, userId: nu
       return task
     }
     await held.done
+    // Shutting down: answer 202 with what was read rather than query a closing pool.
+    if (fastify.taskWaiter.isClosed) return task
   }
 }
 
