@@ -1,12 +1,12 @@
 // Worker benchmarks: (a) the asynchronous post round trip (POST with Prefer: wait=5 to the final
 // 201) at a steady 200 requests/s, api and worker in their own processes; (b) post_message jobs/s
 // of one worker next to graphile-worker no-op jobs/s, measured in the same run.
-import autocannon from 'autocannon'
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { resolve } from 'node:path'
 import pg from 'pg'
 import { benchDatabase } from './database'
+import { pacedLoad, percentile } from './paced'
 import { buildWorker } from '../services/worker/main'
 
 const RATE = 200
@@ -35,18 +35,18 @@ async function roundTrip (url: string): Promise<Record<string, number>> {
     const base = `http://127.0.0.1:${api.port}`
     await fetch(`${base}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: 'bench', password: 'bench-password' }) })
     const { token } = await json(await fetch(`${base}/api/tokens`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from('bench:bench-password').toString('base64')}` } }))
-    const options = {
-      url: `${base}/api/messages`,
-      method: 'POST' as const,
+    const load = (seconds: number) => pacedLoad({
+      origin: base,
+      path: '/api/messages',
+      method: 'POST',
       headers: { authorization: `Bearer ${String(token)}`, 'content-type': 'application/json', prefer: 'wait=5' },
       body: JSON.stringify({ source: 'hello *world*! a benchmark message' }),
-      connections: 50,
-      overallRate: RATE,
-    }
-    await autocannon({ ...options, duration: 3 }) // warm-up
-    const result = await autocannon({ ...options, duration: DURATION_SECONDS })
-    const created = result.statusCodeStats?.['201']?.count ?? 0
-    return { p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total, created, rate: result.requests.average }
+      rate: RATE,
+      seconds,
+    })
+    await load(3) // warm-up
+    const result = await load(DURATION_SECONDS)
+    return { p50: percentile(result.latencies, 50), p99: percentile(result.latencies, 99), requests: result.sent, created: result.statuses[201] ?? 0, rate: result.sent / result.seconds }
   } finally {
     await stop(worker.process)
     await stop(api.process)
