@@ -6,7 +6,7 @@ import { httpError } from './errors'
 import { dummyPasswordHash, verifyPassword } from './passwords'
 import { markUserOnline } from './presence'
 import { LoginLimiter } from './login-limiter'
-import { AuthCache, announce, tokenRevoked, userTokensRevoked } from './token-cache'
+import { AuthCache, announce, tokenRevoked, userChanged, userTokensRevoked } from './token-cache'
 import { isValidNickname } from './models'
 import type { Transaction } from './database'
 
@@ -53,7 +53,8 @@ export default fp(async (fastify) => {
   await fastify.register(jwt, {
     secret: config.JWT_SECRET,
     sign: { algorithm: 'HS256', expiresIn: config.TOKEN_TTL_SECONDS },
-    verify: { algorithms: ['HS256'] },
+    // fast-jwt remembers verified tokens (never past their expiry): no HMAC per request.
+    verify: { algorithms: ['HS256'], cache: 10_000 },
   })
   const limiter = new LoginLimiter(config.LOGIN_FAILURE_WINDOW_SECONDS * 1000)
   const cache = new AuthCache(60_000)
@@ -95,7 +96,10 @@ export default fp(async (fastify) => {
   fastify.decorate('markSeen', async (user: AuthUser) => {
     if (cache.seenRecently(user.id, config.PRESENCE_REFRESH_SECONDS * 1000)) return
     const { rowCount } = await fastify.pg.query({ ...seenQuery, values: [user.id] })
-    if (rowCount === 0) await markUserOnline(fastify.prisma, user.id)
+    if (rowCount === 0) {
+      await markUserOnline(fastify.prisma, user.id)
+      cache.forget(userChanged(user.id))
+    }
     cache.rememberSeen(user.id)
   })
 

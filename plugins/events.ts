@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Transaction } from './database'
+import { announce, userChanged } from './token-cache'
 import { messageJson, userJson, type MessageRow, type UserRow } from './models'
 
 export const EVENTS_CHANNEL = 'flack_events'
@@ -19,7 +20,11 @@ export async function publishEvent (tx: Transaction, cls: EventClass, model: obj
   return rows[0].seq
 }
 
-export const publishUser = (tx: Transaction, user: UserRow): Promise<bigint> => publishEvent(tx, 'User', userJson(user))
+// Every process caching this user drops it when the change commits.
+export async function publishUser (tx: Transaction, user: UserRow): Promise<bigint> {
+  await announce(tx, userChanged(user.id))
+  return publishEvent(tx, 'User', userJson(user))
+}
 export const publishMessage = (tx: Transaction, message: MessageRow): Promise<bigint> => publishEvent(tx, 'Message', messageJson(message))
 
 declare module 'fastify' {

@@ -1,6 +1,5 @@
 import type { Prisma } from './database'
 import { publishUser } from './events'
-import { announce, userWentOffline } from './token-cache'
 import { USER_COLUMNS, type UserRow } from './models'
 
 
@@ -39,10 +38,7 @@ export async function markUsersOffline (prisma: Prisma, filter: OfflineFilter): 
        RETURNING ${USER_COLUMNS.replace(/(^|, )/g, '$1u.')}`,
       filter.userIds ?? null, filter.unseenForSeconds ?? null, filter.liveWithinSeconds)
     rows.sort((a, b) => a.id - b.id)
-    for (const row of rows) {
-      await publishUser(tx, row)
-      await announce(tx, userWentOffline(row.id))
-    }
+    for (const row of rows) await publishUser(tx, row)
     return rows
   })
 }

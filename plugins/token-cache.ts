@@ -1,10 +1,11 @@
 import { listen, type Listener } from './listener'
+import type { UserRow } from './models'
 
-// Revocations and presence flips are announced here so every process drops what it cached.
+// Revocations and user changes are announced here so every process drops what it cached.
 export const AUTH_CHANNEL = 'flack_auth'
 export const tokenRevoked = (jti: string): string => `token:${jti}`
 export const userTokensRevoked = (userId: number): string => `user:${userId}`
-export const userWentOffline = (userId: number): string => `seen:${userId}`
+export const userChanged = (userId: number): string => `changed:${userId}`
 
 // Sends an announcement from inside the caller's transaction (delivered on commit).
 export async function announce (tx: { $queryRawUnsafe: (sql: string, ...values: unknown[]) => Promise<unknown> }, announcement: string): Promise<void> {
@@ -13,11 +14,14 @@ export async function announce (tx: { $queryRawUnsafe: (sql: string, ...values: 
 
 interface Entry { userId: number, expiresAt: number }
 
-// Valid tokens and recent presence writes, kept per process so a steady stream of
-// authenticated requests costs no query. Trusted only while the LISTEN connection is up.
+// Valid tokens, recent presence writes and user rows, kept per process so a steady stream
+// of authenticated reads costs no query. Trusted only while the LISTEN connection is up.
 export class AuthCache {
   private readonly tokens = new Map<string, Entry>()
   private readonly seen = new Map<number, number>()
+  private readonly users = new Map<number, { row: UserRow, at: number }>()
+  // Bumped on every user change, so a read that raced a change is not remembered.
+  private userEpoch = 0
   private listening = false
   private listener: Listener | null = null
 
@@ -64,11 +68,29 @@ export class AuthCache {
     this.seen.set(userId, Date.now())
   }
 
+  // A user row read within `maxAgeMs` and unchanged since (last_seen_at may lag by that much).
+  user (userId: number, maxAgeMs: number, now = Date.now()): UserRow | undefined {
+    const entry = this.users.get(userId)
+    return this.listening && entry !== undefined && now - entry.at < maxAgeMs ? entry.row : undefined
+  }
+
+  get epoch (): number { return this.userEpoch }
+
+  // `epoch` as it was before the row was read: a change since then means the row may be old.
+  rememberUser (row: UserRow, epoch: number): void {
+    if (!this.listening || epoch !== this.userEpoch) return
+    if (this.users.size >= this.maxEntries) this.users.clear()
+    this.users.set(row.id, { row, at: Date.now() })
+  }
+
   forget (announcement: string): void {
     const [kind, id] = announcement.split(':')
     if (kind === 'token') this.tokens.delete(id)
-    else if (kind === 'seen') this.seen.delete(Number(id))
-    else if (kind === 'user') {
+    else if (kind === 'changed') {
+      this.userEpoch++
+      this.seen.delete(Number(id))
+      this.users.delete(Number(id))
+    } else if (kind === 'user') {
       const userId = Number(id)
       this.seen.delete(userId)
       for (const [jti, entry] of this.tokens) if (entry.userId === userId) this.tokens.delete(jti)
@@ -76,7 +98,9 @@ export class AuthCache {
   }
 
   private clear (): void {
+    this.userEpoch++
     this.tokens.clear()
     this.seen.clear()
+    this.users.clear()
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import { markUsersOffline } from '../../../plugins/presence'
+import { userChanged } from '../../../plugins/token-cache'
 import { NoContent, errors } from '../schemas'
 
 export default async function tokens (fastify: FastifyInstance): Promise<void> {
@@ -19,7 +20,9 @@ export default async function tokens (fastify: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     await fastify.revokeToken(request.tokenId!)
     // Signing out ends presence unless a live push connection still holds the user.
-    await markUsersOffline(fastify.prisma, { userIds: [request.currentUser!.id], liveWithinSeconds: fastify.config.OFFLINE_AFTER_SECONDS })
+    const userId = request.currentUser!.id
+    await markUsersOffline(fastify.prisma, { userIds: [userId], liveWithinSeconds: fastify.config.OFFLINE_AFTER_SECONDS })
+    fastify.authCache.forget(userChanged(userId))
     return reply.code(204).send()
   })
 }
