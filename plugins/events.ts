@@ -10,15 +10,20 @@ const PUBLISH_LOCK = 0x666c6163
 
 export type EventClass = 'User' | 'Message'
 
-// Records a model change in the caller's transaction; NOTIFY fires on commit.
-export async function publishEvent (tx: Transaction, cls: EventClass, model: object): Promise<bigint> {
+// Records model changes in the caller's transaction (a worker's batch in one go: one lock,
+// one insert, one NOTIFY); NOTIFY fires on commit. Returns the newest seq.
+export async function publishEvents (tx: Transaction, cls: EventClass, models: object[]): Promise<bigint> {
   await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', PUBLISH_LOCK)
   const rows = await tx.$queryRawUnsafe<Array<{ seq: bigint }>>(
-    `WITH ins AS (INSERT INTO events (class, model) VALUES ($1, $2::jsonb) RETURNING seq)
-     SELECT seq, pg_notify('${EVENTS_CHANNEL}', seq::text)::text AS notified FROM ins`,
-    cls, JSON.stringify(model))
+    `WITH ins AS (
+       INSERT INTO events (class, model)
+       SELECT $1, m FROM unnest($2::jsonb[]) WITH ORDINALITY AS u(m, n) ORDER BY n RETURNING seq)
+     SELECT max(seq) AS seq, pg_notify('${EVENTS_CHANNEL}', max(seq)::text)::text AS notified FROM ins`,
+    cls, models.map((model) => JSON.stringify(model)))
   return rows[0].seq
 }
+
+export const publishEvent = (tx: Transaction, cls: EventClass, model: object): Promise<bigint> => publishEvents(tx, cls, [model])
 
 // Every process caching this user drops it when the change commits.
 export async function publishUser (tx: Transaction, user: UserRow): Promise<bigint> {

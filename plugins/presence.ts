@@ -1,5 +1,6 @@
 import type { Prisma } from './database'
 import { publishUser } from './events'
+import { announce, userWentOffline } from './token-cache'
 import { USER_COLUMNS, type UserRow } from './models'
 
 
@@ -38,7 +39,11 @@ export async function markUsersOffline (prisma: Prisma, filter: OfflineFilter): 
        RETURNING ${USER_COLUMNS.replace(/(^|, )/g, '$1u.')}`,
       filter.userIds ?? null, filter.unseenForSeconds ?? null, filter.liveWithinSeconds)
     rows.sort((a, b) => a.id - b.id)
-    for (const row of rows) await publishUser(tx, row)
+    for (const row of rows) {
+      await publishUser(tx, row)
+      // Every process must write presence again on this user's next request.
+      await announce(tx, userWentOffline(row.id))
+    }
     return rows
   })
 }

@@ -6,6 +6,7 @@ export const AUTH_CHANNEL = 'flack_auth'
 export const tokenRevoked = (jti: string): string => `token:${jti}`
 export const userTokensRevoked = (userId: number): string => `user:${userId}`
 export const userChanged = (userId: number): string => `changed:${userId}`
+export const userWentOffline = (userId: number): string => `offline:${userId}`
 
 // Sends an announcement from inside the caller's transaction (delivered on commit).
 export async function announce (tx: { $queryRawUnsafe: (sql: string, ...values: unknown[]) => Promise<unknown> }, announcement: string): Promise<void> {
@@ -86,9 +87,9 @@ export class AuthCache {
   forget (announcement: string): void {
     const [kind, id] = announcement.split(':')
     if (kind === 'token') this.tokens.delete(id)
+    else if (kind === 'offline') this.seen.delete(Number(id))
     else if (kind === 'changed') {
       this.userEpoch++
-      this.seen.delete(Number(id))
       this.users.delete(Number(id))
     } else if (kind === 'user') {
       const userId = Number(id)

@@ -73,17 +73,21 @@ async function storeResponse (client: pg.PoolClient, taskId: string, status: 'do
 
 // Runs a task's work and stores its final response in one transaction, once: the task row
 // is locked and skipped when already finished, so a job delivered twice changes nothing.
-// On its last attempt a failing task is ended with a 500 instead of being retried.
 export async function finishTask (ctx: WorkerContext, helpers: JobHelpers, taskId: string,
   work: (client: pg.PoolClient, task: LockedTask) => Promise<TaskOutcome>): Promise<void> {
+  await failingForGood(ctx, helpers, taskId, () => inTransaction(ctx.db.pool, async (client) => {
+    const { rows } = await client.query<LockedTask>({ ...LOCK_TASK, values: [taskId] })
+    if (rows.length === 0) return // finished already, or gone with its user
+    const outcome = await work(client, rows[0])
+    await storeResponse(client, taskId, 'done', outcome.response, outcome.message?.id ?? null)
+    if (outcome.message !== undefined) await publishMessage(asTransaction(client), outcome.message)
+  }))
+}
+
+// On its last attempt a failing task is ended with a 500 instead of being retried.
+export async function failingForGood (ctx: WorkerContext, helpers: JobHelpers, taskId: string, attempt: () => Promise<void>): Promise<void> {
   try {
-    await inTransaction(ctx.db.pool, async (client) => {
-      const { rows } = await client.query<LockedTask>({ ...LOCK_TASK, values: [taskId] })
-      if (rows.length === 0) return // finished already, or gone with its user
-      const outcome = await work(client, rows[0])
-      await storeResponse(client, taskId, 'done', outcome.response, outcome.message?.id ?? null)
-      if (outcome.message !== undefined) await publishMessage(asTransaction(client), outcome.message)
-    })
+    await attempt()
   } catch (err) {
     if (helpers.job.attempts < helpers.job.max_attempts) throw err
     helpers.logger.error(`task ${taskId} failed for good: ${(err as Error).message}`)

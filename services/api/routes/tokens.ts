@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import { markUsersOffline } from '../../../plugins/presence'
-import { userChanged } from '../../../plugins/token-cache'
+import { userChanged, userWentOffline } from '../../../plugins/token-cache'
 import { NoContent, errors } from '../schemas'
 
 export default async function tokens (fastify: FastifyInstance): Promise<void> {
@@ -23,6 +23,7 @@ export default async function tokens (fastify: FastifyInstance): Promise<void> {
     const userId = request.currentUser!.id
     await markUsersOffline(fastify.prisma, { userIds: [userId], liveWithinSeconds: fastify.config.OFFLINE_AFTER_SECONDS })
     fastify.authCache.forget(userChanged(userId))
+    fastify.authCache.forget(userWentOffline(userId))
     return reply.code(204).send()
   })
 }
