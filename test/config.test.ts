@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig } from '../plugins/config'
+import { ConfigSchema, loadConfig } from '../plugins/config'
 import { buildApi } from '../services/api/app'
 
 const url = 'postgresql://user:pw@localhost:5432/flack'
@@ -48,4 +48,14 @@ t.test('process.env is never read by the loader', async (t) => {
   process.env.API_PORT = '7777'
   t.teardown(() => { delete process.env.API_PORT })
   t.equal(loadConfig({ DATABASE_URL: url, JWT_SECRET: secret }).API_PORT, 5000)
+})
+
+t.test('.env.example lists every setting with its default', async (t) => {
+  const example = readFileSync(join(__dirname, '..', '.env.example'), 'utf8')
+  const listed = new Map([...example.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]))
+  const defaults = loadConfig({ DATABASE_URL: url, JWT_SECRET: secret }) as unknown as Record<string, unknown>
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    t.ok(listed.has(key), `${key} is listed`)
+    if (key in defaults && key !== 'DATABASE_URL' && key !== 'JWT_SECRET') t.equal(listed.get(key), String(defaults[key]), `${key} default`)
+  }
 })
