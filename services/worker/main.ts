@@ -1,5 +1,4 @@
-import { EventEmitter } from 'node:events'
-import { Logger, run, type LogLevel, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker'
+import { Logger, run, type LogLevel, type Runner, type TaskList } from 'graphile-worker'
 import { loadConfig, type Config, type ConfigInput } from '../../plugins/config'
 import { createDatabase, type Database } from '../../plugins/database'
 import type { Closeable } from '../../plugins/run-service'
@@ -67,11 +66,6 @@ export function buildWorker (options: WorkerOptions): Worker {
   const taskList: TaskList = options.tasks ?? Object.fromEntries(Object.entries(TASKS).map(([name, make]) => [name, make(ctx)]))
   let runner: Runner | null = null
   let timer: NodeJS.Timeout | undefined
-  // graphile-worker 0.18 throws instead of returning the jobs still in its local queue when
-  // stopped, leaving them locked (for 4 hours); its pools' ids let close() unlock them.
-  const poolIds: string[] = []
-  const events: WorkerEvents = new EventEmitter()
-  events.on('pool:create', ({ workerPool }) => { poolIds.push(workerPool.id) })
   let closing: Promise<void> | null = null
 
   const ensureRecurring = async (): Promise<void> => {
@@ -91,7 +85,6 @@ export function buildWorker (options: WorkerOptions): Worker {
         maxPoolSize: config.WORKER_CONCURRENCY + 2,
         noHandleSignals: options.handleSignals !== true,
         logger,
-        events,
         taskList,
         preset: {
           worker: {
@@ -112,11 +105,7 @@ export function buildWorker (options: WorkerOptions): Worker {
     close: () => {
       closing ??= (async () => {
         clearInterval(timer)
-        await runner?.stop().catch((err: Error) => logger.debug(`stopping: ${err.message}`))
-        if (poolIds.length > 0) {
-          await db.pool.query('SELECT graphile_worker.force_unlock_workers($1::text[])', [poolIds])
-            .catch((err: Error) => logger.error(`unlocking this worker's jobs: ${err.message}`))
-        }
+        await runner?.stop().catch((err: Error) => logger.error(`stopping: ${err.message}`))
         await previewer.close()
         await db.close()
       })()
