@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
-import { createServer, connect as tcpConnect, type AddressInfo } from 'node:net'
+import { freePort, waitForPort } from '../test/support/net'
 import { resolve } from 'node:path'
 import { benchDatabase } from './database'
 import { buildApi } from '../services/api/app'
@@ -42,26 +42,7 @@ function node (script: string, args: string[], childEnv: Record<string, string>,
   return spawn('bash', ['-c', `${raise}; exec ${quoted}`], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit', ...(ipc ? ['ipc' as const] : [])] })
 }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
-async function waitForPort (port: number, ms = 30000): Promise<void> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = tcpConnect(port, '127.0.0.1', () => { socket.end(); resolve(true) })
-      socket.on('error', () => resolve(false))
-    })
-    if (ok) return
-    if (Date.now() > deadline) throw new Error(`push server did not listen on ${port}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 function rssBytes (pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -135,7 +116,7 @@ export async function benchPush (): Promise<Array<Record<string, string | number
   let client: LoadClient | null = null
   const worker = buildWorker({ env: env(db.url, port) })
   try {
-    await waitForPort(port)
+    await waitForPort(port, 30000)
     const token = await benchToken(db.url)
     await worker.start()
     client = await LoadClient.start(db.url)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApi, createUser } from '../helper'
-import { buildTestWorker, count, testPool, waitFor } from '../worker/helper'
+import { buildTestWorker, count, refuseMessage, testPool, waitFor } from '../worker/helper'
 import { preferredWait } from '../../services/api/routes/tasks'
 import { queuePostMessage, validateMessageSource } from '../../plugins/tasks'
 
@@ -82,10 +82,7 @@ t.test('a task that fails for good answers 500 with no internals', async (t) => 
   const pool = await testPool(t)
   const user = await createUser(app)
   // The database refuses this one write, every time.
-  await pool.query(`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN IF NEW.source = 'boom' THEN RAISE EXCEPTION 'secret internal detail'; END IF; RETURN NEW; END $$`)
-  await pool.query('CREATE TRIGGER refuse_boom BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_boom()')
-  t.teardown(() => pool.query('DROP TRIGGER refuse_boom ON messages'))
+  await refuseMessage(pool, 'boom', 'secret internal detail')
   const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: user.auth, payload: { source: 'boom' } })
   const taskId = (posted.headers.location as string).split('/').pop()
   // Down to its last attempt, so the test need not sit through the retry backoff.

@@ -8,7 +8,8 @@ import { buildApi } from '../../services/api/app'
 import { buildPush } from '../../services/push/app'
 import { startWorker } from '../../services/worker/main'
 import { testEnv } from '../helper'
-import { buildClient, freePort, launchBrowser, openPage, screenshot, signIn } from './helper'
+import { buildClient, launchBrowser, openPage, screenshot, signIn } from './helper'
+import { freePort } from '../support/net'
 
 const PASSWORD = 'correct horse battery'
 // Valid as a nickname (no spaces) and a classic injection if it were ever inserted as HTML.

@@ -1,7 +1,7 @@
 import type { Test } from 'tap'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
+
 import { join, resolve } from 'node:path'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 
@@ -59,11 +59,3 @@ export async function screenshot (page: Page, name: string): Promise<string> {
   return path
 }
 
-// A port that was free a moment ago, for a service that must know another's port before listening.
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}

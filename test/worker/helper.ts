@@ -32,3 +32,10 @@ export async function waitFor<T> (check: () => Promise<T | null | undefined | fa
 
 export const count = async (pool: pg.Pool, sql: string, values: unknown[] = []): Promise<number> =>
   Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM (${sql}) q`, values)).rows[0].n)
+
+// Makes the database refuse to store a message with this source, every time (a poisoned post).
+export async function refuseMessage (pool: pg.Pool, source: string, error = 'refused'): Promise<void> {
+  await pool.query(`CREATE FUNCTION refuse_message() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN IF NEW.source = ${pg.escapeLiteral(source)} THEN RAISE EXCEPTION ${pg.escapeLiteral(error)}; END IF; RETURN NEW; END $$`)
+  await pool.query('CREATE TRIGGER refuse_message BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_message()')
+}

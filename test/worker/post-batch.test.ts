@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApi, createUser } from '../helper'
-import { buildTestWorker, count, testPool, waitFor } from './helper'
+import { buildTestWorker, count, refuseMessage, testPool, waitFor } from './helper'
 import { queuePostMessage } from '../../plugins/tasks'
 
 t.test('posts queued together are written in batches, in order, each with its own task response', async (t) => {
@@ -28,9 +28,7 @@ t.test('a post the database refuses fails alone; the rest of its batch is writte
   const app = await buildTestApi(t)
   const pool = await testPool(t)
   const user = await createUser(app)
-  await pool.query(`CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN IF NEW.source = 'bad' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`)
-  await pool.query('CREATE TRIGGER refuse_bad BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_bad()')
+  await refuseMessage(pool, 'bad')
   const sources = ['one', 'two', 'bad', 'three', 'four']
   for (const source of sources) await queuePostMessage(pool, user.id, source)
   await pool.query("UPDATE graphile_worker._private_jobs SET max_attempts = 1")
