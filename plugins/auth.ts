@@ -7,10 +7,9 @@ import { dummyPasswordHash, verifyPassword } from './passwords'
 import { markUserOnline } from './presence'
 import { LoginLimiter } from './login-limiter'
 import { AuthCache, announce, tokenRevoked, userChanged, userTokensRevoked } from './token-cache'
-import { isValidNickname } from './models'
+import { isUuid, isValidNickname } from './models'
 import type { Transaction } from './database'
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 const liveTokenQuery = {
   name: 'live-token',
@@ -83,7 +82,7 @@ export default fp(async (fastify) => {
       return null
     }
     const userId = Number(claims.sub)
-    if (typeof claims.jti !== 'string' || !UUID.test(claims.jti) || !Number.isSafeInteger(userId)) return null
+    if (typeof claims.jti !== 'string' || !isUuid(claims.jti) || !Number.isSafeInteger(userId)) return null
     if (cache.userForToken(claims.jti) !== userId) {
       const { rows } = await fastify.pg.query<{ expiresAt: string }>({ ...liveTokenQuery, values: [claims.jti, userId] })
       if (rows.length === 0) return null

@@ -31,6 +31,8 @@ export interface MessageRow { id: number, createdAt: Date, updatedAt: Date, sour
 export const NICKNAME_PATTERN = '^[^\\p{C}\\p{Z}\\s]{1,32}$'
 export const isValidNickname = (nickname: string): boolean => new RegExp(NICKNAME_PATTERN, 'u').test(nickname)
 
+export const isUuid = (id: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
+
 export const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1000)
 
 export const userUrl = (id: number): string => `/api/users/${id}`
@@ -62,6 +64,7 @@ export function messageJson (message: MessageRow): MessageJson {
 }
 
 // The same public fields for raw queries, named as the Prisma model names them.
+export const MESSAGE_COLUMNS = 'id, created_at AS "createdAt", updated_at AS "updatedAt", source, html, user_id AS "userId"'
 export const USER_COLUMNS = 'id, created_at AS "createdAt", updated_at AS "updatedAt", nickname, last_seen_at AS "lastSeenAt", online'
 
 // Selecting only these keeps password hashes out of every query result that leaves.

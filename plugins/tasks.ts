@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import { httpError } from './errors'
 import type { Prisma } from './database'
+import { isUuid } from './models'
 
 // Asynchronous requests (202 + Location): a `tasks` row per request, and a graphile-worker
 // job that ends it by storing the final response. Row and job are written by one SQL
@@ -63,10 +64,8 @@ export interface TaskRow {
 const READ_TASK = `SELECT user_id AS "userId", status, response_status AS "responseStatus",
   response_headers AS "responseHeaders", response_body AS "responseBody" FROM tasks WHERE id = $1::uuid`
 
-export const isTaskId = (id: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
-
 export async function readTask (db: Queryable, id: string): Promise<TaskRow | null> {
-  if (!isTaskId(id)) return null
+  if (!isUuid(id)) return null
   const rows = await queryRows<TaskRow>(db, READ_TASK, [id])
   return rows[0] ?? null
 }

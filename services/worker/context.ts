@@ -16,8 +16,6 @@ export interface WorkerContext {
 
 export type TaskFactory = (ctx: WorkerContext) => Task
 
-export const messageColumns = `id, created_at AS "createdAt", updated_at AS "updatedAt", source, html, user_id AS "userId"`
-
 // publishEvent speaks Prisma's raw-query surface; this lets a raw pg client (a few
 // round trips cheaper per job) take part in the same transaction.
 export function asTransaction (client: pg.PoolClient): Transaction {

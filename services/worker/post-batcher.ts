@@ -1,8 +1,8 @@
 import type pg from 'pg'
 import { publishEvents } from '../../plugins/events'
-import { messageJson, messageUrl, type MessageRow } from '../../plugins/models'
+import { MESSAGE_COLUMNS, messageJson, messageUrl, type MessageRow } from '../../plugins/models'
 import { PREVIEW_LINKS, TASKS_CHANNEL } from '../../plugins/tasks'
-import { asTransaction, inTransaction, messageColumns } from './context'
+import { asTransaction, inTransaction } from './context'
 
 export interface Post { taskId: string, source: string, html: string, hasLinks: boolean }
 
@@ -16,7 +16,7 @@ const INSERT_MESSAGES = {
   name: 'insert-messages',
   text: `INSERT INTO messages (source, html, user_id)
          SELECT s, h, u FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS p(s, h, u, n) ORDER BY n
-         RETURNING ${messageColumns}`,
+         RETURNING ${MESSAGE_COLUMNS}`,
 }
 const QUEUE_PREVIEWS = {
   name: 'queue-previews',

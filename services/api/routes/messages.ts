@@ -2,15 +2,13 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
-import { messageJson, type MessageRow } from '../../../plugins/models'
+import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../../plugins/models'
 import { queueEditMessage, queuePostMessage, validateMessageSource } from '../../../plugins/tasks'
 import { Id, IdParams, MessageSchema, UnixTime, errors } from '../schemas'
 import { PreferHeaders, replyWithTask, taskResponses } from './tasks'
 
 // Lists never reach further back than this (the original app's rule).
 const HISTORY_SECONDS = 24 * 60 * 60
-
-const messageColumns = `id, created_at AS "createdAt", updated_at AS "updatedAt", source, html, user_id AS "userId"`
 
 export default async function messages (app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>()
@@ -44,7 +42,7 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     const oldest = Math.max(since ?? 0, Math.floor(Date.now() / 1000) - HISTORY_SECONDS)
     const { rows } = await fastify.pg.query<MessageRow>({
       name: 'messages-since',
-      text: `SELECT ${messageColumns} FROM messages
+      text: `SELECT ${MESSAGE_COLUMNS} FROM messages
              WHERE updated_at > to_timestamp($1) AND ($2::int IS NULL OR user_id = $2::int)
              ORDER BY updated_at, id`,
       values: [oldest, userId ?? null],
@@ -57,7 +55,7 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     schema: { summary: 'One message', params: IdParams, response: { 200: MessageSchema, ...errors(400, 401, 404) } },
   }, async (request) => {
     const { rows } = await fastify.pg.query<MessageRow>({
-      name: 'message-by-id', text: `SELECT ${messageColumns} FROM messages WHERE id = $1`, values: [request.params.id],
+      name: 'message-by-id', text: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, values: [request.params.id],
     })
     if (rows.length === 0) throw httpError(404, 'Message not found')
     return messageJson(rows[0])

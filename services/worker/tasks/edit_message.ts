@@ -1,15 +1,15 @@
 import { Type } from 'typebox'
 import { Value } from 'typebox/value'
-import type { MessageRow } from '../../../plugins/models'
+import { MESSAGE_COLUMNS, type MessageRow } from '../../../plugins/models'
 import { PREVIEW_LINKS } from '../../../plugins/tasks'
 import { renderMessage } from '../render'
-import { addJobInTransaction, finishTask, messageColumns, type TaskFactory } from '../context'
+import { addJobInTransaction, finishTask, type TaskFactory } from '../context'
 
 const Payload = Type.Object({ taskId: Type.String({ format: 'uuid' }), messageId: Type.Integer({ minimum: 1 }), source: Type.String() })
 
 const UPDATE_MESSAGE = {
   name: 'update-message',
-  text: `UPDATE messages SET source = $2, html = $3, updated_at = now() WHERE id = $1 AND user_id = $4 RETURNING ${messageColumns}`,
+  text: `UPDATE messages SET source = $2, html = $3, updated_at = now() WHERE id = $1 AND user_id = $4 RETURNING ${MESSAGE_COLUMNS}`,
 }
 
 // Re-renders an edited message; the task ends in 204 (or 404/403 if the message went away meanwhile).

@@ -1,16 +1,16 @@
 import { Type } from 'typebox'
 import { Value } from 'typebox/value'
 import { publishMessage } from '../../../plugins/events'
-import type { MessageRow } from '../../../plugins/models'
+import { MESSAGE_COLUMNS, type MessageRow } from '../../../plugins/models'
 import { previewHtml, renderMessage, type LinkPreview } from '../render'
-import { asTransaction, inTransaction, messageColumns, type TaskFactory } from '../context'
+import { asTransaction, inTransaction, type TaskFactory } from '../context'
 
 const Payload = Type.Object({ messageId: Type.Integer({ minimum: 1 }), source: Type.String() })
 
 // Only if the message still has the source the previews were made for (an edit queues its own).
 const SAVE_PREVIEWS = {
   name: 'save-previews',
-  text: `UPDATE messages SET html = $3, updated_at = now() WHERE id = $1 AND source = $2 RETURNING ${messageColumns}`,
+  text: `UPDATE messages SET html = $3, updated_at = now() WHERE id = $1 AND source = $2 RETURNING ${MESSAGE_COLUMNS}`,
 }
 
 // Fetches the previews of a message's first links (outside any transaction: a slow page holds
