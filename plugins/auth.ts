@@ -6,7 +6,7 @@ import { httpError } from './errors'
 import { dummyPasswordHash, verifyPassword } from './passwords'
 import { markUserOnline } from './presence'
 import { LoginLimiter } from './login-limiter'
-import { AuthCache, announce, tokenRevoked, userChanged, userTokensRevoked } from './token-cache'
+import { AuthCache, announce, tokenRevoked, userChanged, userTokensRevoked } from './auth-cache'
 import { isUuid, isValidNickname } from './models'
 import type { Transaction } from './database'
 

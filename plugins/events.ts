@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Transaction } from './database'
-import { announce, userChanged } from './token-cache'
+import { announce, userChanged } from './auth-cache'
 import { messageJson, userJson, type MessageRow, type UserRow } from './models'
 
 export const EVENTS_CHANNEL = 'flack_events'

@@ -1,6 +1,6 @@
 import type { Prisma } from './database'
 import { publishUser } from './events'
-import { announce, userWentOffline } from './token-cache'
+import { announce, userWentOffline } from './auth-cache'
 import { USER_COLUMNS, type UserRow } from './models'
 
 

@@ -5,7 +5,7 @@ import { hashPassword } from '../../../plugins/passwords'
 import { httpError } from '../../../plugins/errors'
 import { USER_COLUMNS, publicUserFields, userJson, userUrl, type UserRow } from '../../../plugins/models'
 import { publishUser } from '../../../plugins/events'
-import { userChanged } from '../../../plugins/token-cache'
+import { userChanged } from '../../../plugins/auth-cache'
 import { IdParams, Nickname, NoContent, Password, UnixTime, UserSchema, errors } from '../schemas'
 
 const UNIQUE_VIOLATION = 'P2002'
