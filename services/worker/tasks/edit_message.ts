@@ -1,11 +1,11 @@
 import { Type } from 'typebox'
-import { Value } from 'typebox/value'
+import { Compile } from 'typebox/compile'
 import { MESSAGE_COLUMNS, type MessageRow } from '../../../plugins/models'
 import { PREVIEW_LINKS } from '../../../plugins/tasks'
 import { renderMessage } from '../render'
 import { addJobInTransaction, finishTask, type TaskFactory } from '../context'
 
-const Payload = Type.Object({ taskId: Type.String({ format: 'uuid' }), messageId: Type.Integer({ minimum: 1 }), source: Type.String() })
+const Payload = Compile(Type.Object({ taskId: Type.String({ format: 'uuid' }), messageId: Type.Integer({ minimum: 1 }), source: Type.String() }))
 
 const UPDATE_MESSAGE = {
   name: 'update-message',
@@ -14,7 +14,7 @@ const UPDATE_MESSAGE = {
 
 // Re-renders an edited message; the task ends in 204 (or 404/403 if the message went away meanwhile).
 const editMessage: TaskFactory = (ctx) => async (payload, helpers) => {
-  if (!Value.Check(Payload, payload)) {
+  if (!Payload.Check(payload)) {
     helpers.logger.error('edit_message: invalid payload, dropped')
     return
   }

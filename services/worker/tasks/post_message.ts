@@ -1,17 +1,17 @@
 import { Type } from 'typebox'
-import { Value } from 'typebox/value'
+import { Compile } from 'typebox/compile'
 import { renderMessage } from '../render'
 import { failingForGood, type TaskFactory } from '../context'
 import { PostBatcher } from '../post-batcher'
 
 // Jobs may have been queued by an older version: checked, never trusted.
-const Payload = Type.Object({ taskId: Type.String({ format: 'uuid' }), source: Type.String() })
+const Payload = Compile(Type.Object({ taskId: Type.String({ format: 'uuid' }), source: Type.String() }))
 
 // Creates and renders a posted message; the task ends in 201 with it. Previews follow in their own job.
 const postMessage: TaskFactory = (ctx) => {
   const batcher = new PostBatcher(ctx.db.pool)
   return async (payload, helpers) => {
-    if (!Value.Check(Payload, payload)) {
+    if (!Payload.Check(payload)) {
       helpers.logger.error('post_message: invalid payload, dropped')
       return
     }

@@ -1,11 +1,11 @@
 import { Type } from 'typebox'
-import { Value } from 'typebox/value'
+import { Compile } from 'typebox/compile'
 import { publishMessage } from '../../../plugins/events'
 import { MESSAGE_COLUMNS, type MessageRow } from '../../../plugins/models'
 import { previewHtml, renderMessage, type LinkPreview } from '../render'
 import { asTransaction, inTransaction, type TaskFactory } from '../context'
 
-const Payload = Type.Object({ messageId: Type.Integer({ minimum: 1 }), source: Type.String() })
+const Payload = Compile(Type.Object({ messageId: Type.Integer({ minimum: 1 }), source: Type.String() }))
 
 // Only if the message still has the source the previews were made for (an edit queues its own).
 const SAVE_PREVIEWS = {
@@ -16,7 +16,7 @@ const SAVE_PREVIEWS = {
 // Fetches the previews of a message's first links (outside any transaction: a slow page holds
 // no lock), then saves the message again and publishes the update.
 const previewLinks: TaskFactory = (ctx) => async (payload, helpers) => {
-  if (!Value.Check(Payload, payload)) {
+  if (!Payload.Check(payload)) {
     helpers.logger.error('preview_links: invalid payload, dropped')
     return
   }
