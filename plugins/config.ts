@@ -36,7 +36,7 @@ export const ConfigSchema = Type.Object({
   LINK_PREVIEW_MAX_LINKS: Type.Integer({ minimum: 0, maximum: 10, default: 3 }),
   LINK_PREVIEW_MAX_REDIRECTS: Type.Integer({ minimum: 0, maximum: 10, default: 3 }),
   EVENT_RETENTION_SECONDS: Seconds(86400),
-  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 100, default: 32 }),
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 200, default: 64 }),
   WORKER_LOCAL_QUEUE_SIZE: Type.Integer({ minimum: -1, maximum: 1000, default: 64 }),
   PUSH_PUBLIC_URL: Type.String({ default: '' }),
   PUSH_ALLOWED_ORIGINS: Type.String({ default: '' }),
