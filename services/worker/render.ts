@@ -9,6 +9,8 @@ export const ALLOWED_TAGS = ['a', 'abbr', 'acronym', 'b', 'code', 'em', 'i', 'st
 const DROPPED_WITH_CONTENTS = ['script', 'style', 'textarea', 'option', 'noscript', 'template', 'iframe',
   'noembed', 'noframes', 'xmp', 'title', 'object', 'embed', 'frameset', 'head', 'select', 'plaintext']
 
+const MAY_LINK = /[.:]|localhost/i
+
 export interface RenderedMessage {
   html: string
   // Absolute http(s) links of the message, in order, without duplicates: the preview candidates.
@@ -24,7 +26,8 @@ export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c)
 // Markdown -> linkified -> sanitised to the allow-list; sanitising last, so nothing before it is trusted.
 export function renderMessage (source: string): RenderedMessage {
   const rendered = markdown.parse(source, { async: false })
-  const linked = linkifyHtml(rendered, {
+  // A link needs a dot, a scheme's colon or `localhost`: most chat lines skip the linkifier.
+  const linked = !MAY_LINK.test(rendered) ? rendered : linkifyHtml(rendered, {
     defaultProtocol: 'http',
     ignoreTags: ['a', 'code', 'pre', 'script', 'style'],
     // Only web links and bare domains: no mailto or other schemes invented from text.
