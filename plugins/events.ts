@@ -13,13 +13,14 @@ export type EventClass = 'User' | 'Message'
 // Records model changes in the caller's transaction (a worker's batch in one go: one lock,
 // one insert, one NOTIFY); NOTIFY fires on commit. Returns the newest seq.
 export async function publishEvents (tx: Transaction, cls: EventClass, models: object[]): Promise<bigint> {
-  await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', PUBLISH_LOCK)
+  // Every event row is joined to the lock's single row, so no seq is drawn before the lock is held.
   const rows = await tx.$queryRawUnsafe<Array<{ seq: bigint }>>(
     `WITH ins AS (
        INSERT INTO events (class, model)
-       SELECT $1, m FROM unnest($2::jsonb[]) WITH ORDINALITY AS u(m, n) ORDER BY n RETURNING seq)
+       SELECT $1, m FROM (SELECT pg_advisory_xact_lock($3)) AS publishing, unnest($2::jsonb[]) WITH ORDINALITY AS u(m, n) ORDER BY n
+       RETURNING seq)
      SELECT max(seq) AS seq, pg_notify('${EVENTS_CHANNEL}', max(seq)::text)::text AS notified FROM ins`,
-    cls, models.map((model) => JSON.stringify(model)))
+    cls, models.map((model) => JSON.stringify(model)), PUBLISH_LOCK)
   return rows[0].seq
 }
 
