@@ -3,7 +3,6 @@ import { publishUser } from './events'
 import { announce, userWentOffline } from './auth-cache'
 import { USER_COLUMNS, type UserRow } from './models'
 
-
 // Flips a user online and publishes the change; a no-op when already online.
 export async function markUserOnline (prisma: Prisma, userId: number): Promise<UserRow | null> {
   return prisma.$transaction(async (tx) => {

@@ -1,6 +1,5 @@
 import { Type } from 'typebox'
 import { ErrorSchema } from '../../plugins/errors'
-
 import { NICKNAME_PATTERN } from '../../plugins/models'
 
 export { UserSchema, MessageSchema } from '../../plugins/models'
@@ -11,7 +10,6 @@ export const IdParams = Type.Object({ id: Id })
 export const UnixTime = Type.Integer({ minimum: 0, maximum: 253402300799 })
 export const Nickname = Type.String({ minLength: 1, maxLength: 32, pattern: NICKNAME_PATTERN, description: '1-32 visible characters' })
 export const Password = Type.String({ minLength: 8, maxLength: 256 })
-export const Error = ErrorSchema
 export const NoContent = Type.Null({ description: 'No content' })
 
 export const errors = (...codes: number[]): Record<number, typeof ErrorSchema> =>
