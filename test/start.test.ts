@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { once } from 'node:events'
@@ -26,7 +26,6 @@ function start (dataDir: string): { child: ChildProcess, url: Promise<string> } 
 
 t.test('npm start runs on an embedded database, stops cleanly on SIGINT and keeps the data', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'flack-start-'))
-  chmodSync(dataDir, 0o755) // PostgreSQL runs as its own user when we are root
   const first = start(dataDir)
   const url = await first.url
   const created = await fetch(`${url}api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nickname: 'persistent', password: 'password1' }) })
