@@ -14,16 +14,22 @@ export interface Database {
   close: () => Promise<void>
 }
 
-// One pool per process, shared by Prisma and the raw hot paths.
-export function createDatabase (config: Pick<Config, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>): Database {
+// A pg pool that survives its database going away: callers end it themselves, before the database stops.
+export function createPool (url: string, max: number): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: config.DATABASE_URL,
-    max: config.DATABASE_POOL_SIZE,
+    connectionString: url,
+    max,
     // A down database answers with an error quickly instead of hanging requests.
     connectionTimeoutMillis: 3000,
     query_timeout: 10000,
   })
   pool.on('error', () => { /* idle client lost (database restart); the pool replaces it */ })
+  return pool
+}
+
+// One pool per process, shared by Prisma and the raw hot paths.
+export function createDatabase (config: Pick<Config, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>): Database {
+  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE)
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   let closed = false
   return {

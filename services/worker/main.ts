@@ -1,6 +1,6 @@
 import { Logger, run, type LogLevel, type Runner, type TaskList } from 'graphile-worker'
 import { loadConfig, type Config, type ConfigInput } from '../../plugins/config'
-import { createDatabase, type Database } from '../../plugins/database'
+import { createDatabase, createPool, type Database } from '../../plugins/database'
 import type { Closeable } from '../../plugins/run-service'
 import { runService } from '../../plugins/run-service'
 import { EDIT_MESSAGE, POST_MESSAGE, PREVIEW_LINKS } from '../../plugins/tasks'
@@ -64,6 +64,9 @@ export function buildWorker (options: WorkerOptions): Worker {
   }, (url, err) => logger.debug(`no preview for ${url}: ${err.message}`))
   const ctx: WorkerContext = { config, db, previewer }
   const taskList: TaskList = options.tasks ?? Object.fromEntries(Object.entries(TASKS).map(([name, make]) => [name, make(ctx)]))
+  // Ours, not graphile-worker's: it ends its own pool without waiting, and a database stopped
+  // right after would then crash the process with an unhandled idle-client error.
+  const queuePool = createPool(config.DATABASE_URL, config.WORKER_CONCURRENCY + 2)
   let runner: Runner | null = null
   let timer: NodeJS.Timeout | undefined
   let closing: Promise<void> | null = null
@@ -80,9 +83,8 @@ export function buildWorker (options: WorkerOptions): Worker {
     start: async () => {
       if (runner !== null) return runner
       runner = await run({
-        connectionString: config.DATABASE_URL,
+        pgPool: queuePool,
         concurrency: config.WORKER_CONCURRENCY,
-        maxPoolSize: config.WORKER_CONCURRENCY + 2,
         noHandleSignals: options.handleSignals !== true,
         logger,
         taskList,
@@ -107,6 +109,7 @@ export function buildWorker (options: WorkerOptions): Worker {
         clearInterval(timer)
         await runner?.stop().catch((err: Error) => logger.error(`stopping: ${err.message}`))
         await previewer.close()
+        await queuePool.end()
         await db.close()
       })()
       return closing
