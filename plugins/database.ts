@@ -15,15 +15,18 @@ export interface Database {
 }
 
 // A pg pool that survives its database going away: callers end it themselves, before the database stops.
-export function createPool (url: string, max: number): pg.Pool {
+export function createPool (url: string, max: number, extra: pg.PoolConfig = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
     // A down database answers with an error quickly instead of hanging requests.
     connectionTimeoutMillis: 3000,
     query_timeout: 10000,
+    ...extra,
   })
   pool.on('error', () => { /* idle client lost (database restart); the pool replaces it */ })
+  // A checked-out client's lost connection fails its next query; unhandled, the event would crash us.
+  pool.on('connect', (client) => client.on('error', () => {}))
   return pool
 }
 

@@ -11,6 +11,8 @@ import type { Previewer } from './link-preview'
 export interface WorkerContext {
   config: Config
   db: Database
+  // Sends a step's statements together (pg pipeline mode): one round trip per step of a batch.
+  pipelined: pg.Pool
   previewer: Previewer
 }
 

@@ -62,7 +62,8 @@ export function buildWorker (options: WorkerOptions): Worker {
     maxBytes: config.LINK_PREVIEW_MAX_BYTES,
     maxRedirects: config.LINK_PREVIEW_MAX_REDIRECTS,
   }, (url, err) => logger.debug(`no preview for ${url}: ${err.message}`))
-  const ctx: WorkerContext = { config, db, previewer }
+  const pipelined = createPool(config.DATABASE_URL, 2, { pipeline: true })
+  const ctx: WorkerContext = { config, db, pipelined, previewer }
   const taskList: TaskList = options.tasks ?? Object.fromEntries(Object.entries(TASKS).map(([name, make]) => [name, make(ctx)]))
   // Ours, not graphile-worker's: it ends its own pool without waiting, and a database stopped
   // right after would then crash the process with an unhandled idle-client error.
@@ -110,6 +111,7 @@ export function buildWorker (options: WorkerOptions): Worker {
         await runner?.stop().catch((err: Error) => logger.error(`stopping: ${err.message}`))
         await previewer.close()
         await queuePool.end()
+        await pipelined.end()
         await db.close()
       })()
       return closing

@@ -2,21 +2,20 @@ import type pg from 'pg'
 import { publishEvents } from '../../plugins/events'
 import { MESSAGE_COLUMNS, messageJson, messageUrl, type MessageRow } from '../../plugins/models'
 import { PREVIEW_LINKS, TASKS_CHANNEL } from '../../plugins/tasks'
-import { asTransaction, inTransaction } from './context'
+import { asTransaction } from './context'
 
 export interface Post { taskId: string, source: string, html: string, hasLinks: boolean }
 
-const LOCK_TASKS = {
-  name: 'lock-post-tasks',
-  text: `SELECT id::text, user_id AS "userId" FROM tasks
-         WHERE id = ANY($1::uuid[]) AND status NOT IN ('done', 'failed') FOR UPDATE`,
-}
-// Inserted in the posts' order, so ascending ids follow it.
-const INSERT_MESSAGES = {
-  name: 'insert-messages',
-  text: `INSERT INTO messages (source, html, user_id)
-         SELECT s, h, u FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS p(s, h, u, n) ORDER BY n
-         RETURNING ${MESSAGE_COLUMNS}`,
+// Locks the posts' unfinished tasks and writes their messages in the posts' order (ascending
+// ids follow it); each message comes back with its task.
+const WRITE_MESSAGES = {
+  name: 'write-messages',
+  text: `WITH p AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS p(task_id, source, html, n)),
+         live AS (SELECT p.task_id, p.source, p.html, t.user_id, row_number() OVER (ORDER BY p.n) AS k
+                  FROM p JOIN (SELECT id, user_id FROM tasks WHERE id IN (SELECT task_id FROM p) AND status NOT IN ('done', 'failed') FOR UPDATE) t
+                  ON t.id = p.task_id),
+         m AS (INSERT INTO messages (source, html, user_id) SELECT source, html, user_id FROM live ORDER BY k RETURNING ${MESSAGE_COLUMNS})
+         SELECT m.*, live.task_id::text AS "taskId" FROM (SELECT *, row_number() OVER (ORDER BY id) AS k FROM m) m JOIN live USING (k)`,
 }
 const QUEUE_PREVIEWS = {
   name: 'queue-previews',
@@ -65,27 +64,45 @@ export class PostBatcher {
   }
 
   private async commit (posts: Post[]): Promise<void> {
-    await inTransaction(this.pool, async (client) => {
-      const { rows: tasks } = await client.query<{ id: string, userId: number }>({ ...LOCK_TASKS, values: [posts.map((p) => p.taskId)] })
-      const userOf = new Map(tasks.map((task) => [task.id, task.userId]))
-      const unwritten = new Set(userOf.keys())
-      // Finished already or gone with its user: nothing to do. A job delivered twice into
-      // the same batch is written once.
-      const live = posts.filter((p) => unwritten.delete(p.taskId))
-      if (live.length === 0) return
-      const { rows } = await client.query<MessageRow>({
-        ...INSERT_MESSAGES,
-        values: [live.map((p) => p.source), live.map((p) => p.html), live.map((p) => userOf.get(p.taskId))],
-      })
-      const messages = rows.sort((a, b) => a.id - b.id)
-      const previews = live.flatMap((p, i) => (p.hasLinks ? [JSON.stringify({ messageId: messages[i].id, source: p.source })] : []))
-      if (previews.length > 0) await client.query({ ...QUEUE_PREVIEWS, values: [previews] })
-      const bodies = messages.map(messageJson)
-      await client.query({
-        ...FINISH_TASKS,
-        values: [live.map((p) => p.taskId), messages.map((m) => m.id), messages.map((m) => JSON.stringify({ location: messageUrl(m.id) })), bodies.map((b) => JSON.stringify(b))],
-      })
-      await publishEvents(asTransaction(client), 'Message', bodies)
-    })
+    // A job delivered twice into the same batch is written once.
+    const unique = [...new Map(posts.map((p) => [p.taskId, p])).values()]
+    const client = await this.pool.connect()
+    try {
+      // The pool pipelines: each step's statements go out together, one round trip per step.
+      const [, { rows }] = await settled([
+        client.query('BEGIN'),
+        client.query<MessageRow & { taskId: string }>({ ...WRITE_MESSAGES, values: [unique.map((p) => p.taskId), unique.map((p) => p.source), unique.map((p) => p.html)] }),
+      ])
+      // Finished already or gone with its user: nothing to do.
+      if (rows.length === 0) {
+        await client.query('COMMIT')
+        return
+      }
+      const hasLinks = new Set(unique.filter((p) => p.hasLinks).map((p) => p.taskId))
+      const previews = rows.flatMap((m) => (hasLinks.has(m.taskId) ? [JSON.stringify({ messageId: m.id, source: m.source })] : []))
+      const bodies = rows.map(messageJson)
+      await settled([
+        client.query({
+          ...FINISH_TASKS,
+          values: [rows.map((m) => m.taskId), rows.map((m) => m.id), rows.map((m) => JSON.stringify({ location: messageUrl(m.id) })), bodies.map((b) => JSON.stringify(b))],
+        }),
+        previews.length > 0 ? client.query({ ...QUEUE_PREVIEWS, values: [previews] }) : undefined,
+        publishEvents(asTransaction(client), 'Message', bodies),
+        client.query('COMMIT'),
+      ])
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
   }
+}
+
+// Waits for every pipelined statement (none may be left running), then fails with the first error.
+async function settled<T extends readonly unknown[]> (steps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(steps)
+  const failed = results.find((r) => r.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> }
 }

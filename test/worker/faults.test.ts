@@ -11,7 +11,6 @@ import { startEmbeddedPostgres } from '../../plugins/embedded-postgres'
 import { migrate } from '../../plugins/migrations'
 import { count, testPool, waitFor } from './helper'
 
-const PUBLISH_LOCK = 0x666c6163 // plugins/events.ts: taken by every publishing transaction
 const FIXTURE = resolve(__dirname, 'fixtures', 'worker-process.ts')
 
 async function startWorkerProcess (env: object): Promise<ChildProcess> {
@@ -29,22 +28,24 @@ t.test('a worker SIGKILLed in the middle of a post job: after a restart, one mes
   const pool = await testPool(t)
   const user = await createUser(app)
 
-  // Hold the publish lock: the job's transaction inserts the message, then blocks before committing.
-  const locker = await pool.connect()
-  await locker.query('SELECT pg_advisory_lock($1)', [PUBLISH_LOCK])
+  // Hold the task's row: the job's transaction has begun and blocks on it, before it could send its COMMIT.
   const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: user.auth, payload: { source: 'survives a crash' } })
   t.equal(posted.statusCode, 202)
+  const taskId = String(posted.headers.location).split('/').pop()
+  const locker = await pool.connect()
+  await locker.query('BEGIN')
+  await locker.query('SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE', [taskId])
   const child = await startWorkerProcess(env)
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const blocked = await waitFor(async () => {
-    const { rows } = await pool.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_locks WHERE NOT granted')
     return rows[0]?.pid
   }, 20000, 'the job to be mid-transaction')
   t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'survives a crash'"), 0, 'nothing committed yet')
 
   child.kill('SIGKILL')
   await once(child, 'exit')
-  await locker.query('SELECT pg_advisory_unlock($1)', [PUBLISH_LOCK])
+  await locker.query('ROLLBACK')
   locker.release()
   // The dead worker's transaction is rolled back by PostgreSQL once its connection is found gone.
   await waitFor(async () => await count(pool, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [blocked]) === 0, 20000, 'the orphaned transaction to end')

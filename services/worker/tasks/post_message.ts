@@ -9,13 +9,15 @@ const Payload = Compile(Type.Object({ taskId: Type.String({ format: 'uuid' }), s
 
 // Creates and renders a posted message; the task ends in 201 with it. Previews follow in their own job.
 const postMessage: TaskFactory = (ctx) => {
-  const batcher = new PostBatcher(ctx.db.pool)
+  const batcher = new PostBatcher(ctx.pipelined)
   return async (payload, helpers) => {
     if (!Payload.Check(payload)) {
       helpers.logger.error('post_message: invalid payload, dropped')
       return
     }
     const { taskId, source } = payload
+    // Yield first: graphile-worker's next fetch goes out before this batch's CPU-bound rendering.
+    await new Promise((resolve) => setImmediate(resolve))
     const rendered = renderMessage(source)
     const hasLinks = rendered.links.length > 0 && ctx.config.LINK_PREVIEW_MAX_LINKS > 0
     await failingForGood(ctx, helpers, taskId, () => batcher.post({ taskId, source, html: rendered.html, hasLinks }))
