@@ -78,9 +78,11 @@ async function fanout (rounds: number): Promise<{ last: number[], each: number[]
 }
 
 // `rate` messages a second for `seconds`, posted as post_message frames, each timed from its post to its arrival at every socket.
-async function stream (url: string, token: string, rate: number, seconds: number): Promise<{ latencies: number[], expected: number, sent: number }> {
+async function stream (url: string, token: string, rate: number, seconds: number): Promise<{ latencies: number[], first: number[], expected: number, sent: number }> {
   const total = rate * seconds
   const sentAt = new Float64Array(total).fill(-1)
+  // When each message reached its first socket: the worker's part, without the fan-out's.
+  const firstAt = new Float64Array(total).fill(-1)
   const latencies: number[] = []
   // The message number follows the marker in the frame; read without decoding the frame.
   const marker = Buffer.from('"bench-stream ')
@@ -90,7 +92,9 @@ async function stream (url: string, token: string, rate: number, seconds: number
     p += marker.length
     let i = 0
     for (let c = data[p]; c >= 48 && c <= 57; c = data[++p]) i = i * 10 + c - 48
-    if (sentAt[i] >= 0) latencies.push(at - sentAt[i])
+    if (sentAt[i] < 0) return
+    latencies.push(at - sentAt[i])
+    if (firstAt[i] < 0) firstAt[i] = at
   }
   // Several posting sockets, each well within the server's per-connection frame rate.
   const posters: WebSocket[] = []
@@ -117,7 +121,8 @@ async function stream (url: string, token: string, rate: number, seconds: number
   while (latencies.length < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   onFrame = () => {}
   for (const poster of posters) poster.close()
-  return { latencies, expected, sent: total }
+  const first = Array.from(firstAt, (at, i) => at - sentAt[i]).filter((ms) => ms >= 0)
+  return { latencies, first, expected, sent: total }
 }
 
 async function handle (command: Command): Promise<unknown> {

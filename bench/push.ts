@@ -138,10 +138,11 @@ export async function benchPush (): Promise<Array<Record<string, string | number
     await client.run({ cmd: 'trim', count: RATE_SOCKETS })
     await sleep(1000)
     const cpu = [server.pid!, client.pid, process.pid].map(cpuSeconds)
-    const posted = await client.run<{ latencies: number[], expected: number, sent: number }>({ cmd: 'stream', url, token, rate: RATE, seconds: RATE_SECONDS })
+    const posted = await client.run<{ latencies: number[], first: number[], expected: number, sent: number }>({ cmd: 'stream', url, token, rate: RATE, seconds: RATE_SECONDS })
     if (process.env.BENCH_VERBOSE !== undefined) {
       const used = [server.pid!, client.pid, process.pid].map((pid, i) => (cpuSeconds(pid) - cpu[i]).toFixed(1))
       console.error(`CPU s during the post stream: push ${used[0]}, load client ${used[1]}, bench+worker ${used[2]}`)
+      console.error(`post to first socket p50 / p99 (ms): ${percentile(posted.first, 50).toFixed(1)} / ${percentile(posted.first, 99).toFixed(1)}`)
     }
 
     const ms = (n: number): string => `${n.toFixed(1)} ms`
