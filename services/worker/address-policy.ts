@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net'
+import ipaddr from 'ipaddr.js'
 
 // Which remote addresses a link preview may connect to (SSRF policy).
 
@@ -21,22 +22,13 @@ for (const [net, prefix] of [['127.0.0.0', 8], ['10.0.0.0', 8], ['172.16.0.0', 1
 }
 for (const [net, prefix] of [['::1', 128], ['fc00::', 7]] as const) PRIVATE.addSubnet(net, prefix, 'ipv6')
 
-// The eight 16-bit groups of an IPv6 address (any spelling, with or without a dotted tail).
+// The eight 16-bit groups of an IPv6 address (any spelling, with or without a dotted tail or zone).
 function ipv6Groups (address: string): number[] | null {
-  let text = address.toLowerCase().replace(/^\[|\]$/g, '').replace(/%.*$/, '')
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
-  if (dotted !== null) {
-    const parts = dotted[1].split('.').map(Number)
-    text = text.slice(0, -dotted[1].length) + `${((parts[0] << 8) | parts[1]).toString(16)}:${((parts[2] << 8) | parts[3]).toString(16)}`
+  try {
+    return ipaddr.IPv6.parse(address).parts
+  } catch {
+    return null
   }
-  const halves = text.split('::')
-  if (halves.length > 2) return null
-  const head = halves[0] === '' ? [] : halves[0].split(':')
-  const tail = halves.length === 2 && halves[1] !== '' ? halves[1].split(':') : []
-  const missing = 8 - head.length - tail.length
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return null
-  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail].map((g) => parseInt(g, 16))
-  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : null
 }
 
 // An IPv4 address carried inside an IPv6 one: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d),
