@@ -92,7 +92,7 @@ async function stream (url: string, token: string, rate: number, seconds: number
     p += marker.length
     let i = 0
     for (let c = data[p]; c >= 48 && c <= 57; c = data[++p]) i = i * 10 + c - 48
-    if (sentAt[i] < 0) return
+    if (!(sentAt[i] >= 0)) return // not one of ours, or not sent yet
     latencies.push(at - sentAt[i])
     if (firstAt[i] < 0) firstAt[i] = at
   }

@@ -22,7 +22,8 @@ for (const [net, prefix] of [['127.0.0.0', 8], ['10.0.0.0', 8], ['172.16.0.0', 1
 }
 for (const [net, prefix] of [['::1', 128], ['fc00::', 7]] as const) PRIVATE.addSubnet(net, prefix, 'ipv6')
 
-// The eight 16-bit groups of an IPv6 address (any spelling, with or without a dotted tail or zone).
+// The eight 16-bit groups of an IPv6 address in any spelling (ipaddr.js reads ::a.b.c.d as ::ffff:a.b.c.d,
+// which is classified as that IPv4 address either way); anything it cannot parse is refused.
 function ipv6Groups (address: string): number[] | null {
   try {
     return ipaddr.IPv6.parse(address).parts

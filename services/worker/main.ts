@@ -62,7 +62,9 @@ export function buildWorker (options: WorkerOptions): Worker {
     maxBytes: config.LINK_PREVIEW_MAX_BYTES,
     maxRedirects: config.LINK_PREVIEW_MAX_REDIRECTS,
   }, (url, err) => logger.debug(`no preview for ${url}: ${err.message}`))
-  const pipelined = createPool(config.DATABASE_URL, 2, { pipeline: true })
+  // No client-side query timeout here: it would cut a connection with statements on the wire;
+  // the server's statement_timeout fails the statement instead, and the pipelined COMMIT rolls back.
+  const pipelined = createPool(config.DATABASE_URL, 2, { pipeline: true, query_timeout: 0, statement_timeout: 10000 })
   const ctx: WorkerContext = { config, db, pipelined, previewer }
   const taskList: TaskList = options.tasks ?? Object.fromEntries(Object.entries(TASKS).map(([name, make]) => [name, make(ctx)]))
   // Ours, not graphile-worker's: it ends its own pool without waiting, and a database stopped
@@ -121,7 +123,12 @@ export function buildWorker (options: WorkerOptions): Worker {
 
 export async function startWorker (env: ConfigInput): Promise<Closeable> {
   const worker = buildWorker({ env })
-  await worker.start()
+  try {
+    await worker.start()
+  } catch (err) {
+    await worker.close()
+    throw err
+  }
   return worker
 }
 

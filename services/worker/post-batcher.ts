@@ -15,7 +15,8 @@ const WRITE_MESSAGES = {
                   FROM p JOIN (SELECT id, user_id FROM tasks WHERE id IN (SELECT task_id FROM p) AND status NOT IN ('done', 'failed') FOR UPDATE) t
                   ON t.id = p.task_id),
          m AS (INSERT INTO messages (source, html, user_id) SELECT source, html, user_id FROM live ORDER BY k RETURNING ${MESSAGE_COLUMNS})
-         SELECT m.*, live.task_id::text AS "taskId" FROM (SELECT *, row_number() OVER (ORDER BY id) AS k FROM m) m JOIN live USING (k)`,
+         SELECT m.*, live.task_id::text AS "taskId" FROM (SELECT *, row_number() OVER (ORDER BY id) AS k FROM m) m JOIN live USING (k)
+         ORDER BY m.id`,
 }
 const QUEUE_PREVIEWS = {
   name: 'queue-previews',
@@ -81,6 +82,9 @@ export class PostBatcher {
       const hasLinks = new Set(unique.filter((p) => p.hasLinks).map((p) => p.taskId))
       const previews = rows.flatMap((m) => (hasLinks.has(m.taskId) ? [JSON.stringify({ messageId: m.id, source: m.source })] : []))
       const bodies = rows.map(messageJson)
+      // COMMIT goes out behind the statements it commits, so it relies on two things: a statement that
+      // fails, fails in the server (our values are plain strings and numbers, which pg cannot fail to
+      // send), turning COMMIT into a rollback; and publishEvents sending its insert before its first await.
       await settled([
         client.query({
           ...FINISH_TASKS,
