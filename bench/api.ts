@@ -50,4 +50,4 @@ export async function benchApi (): Promise<Row[]> {
   }
 }
 
-if (require.main === module) benchApi().then((rows) => console.table(rows), (err) => { console.error(err); process.exit(1) })
+if (require.main === module) benchApi().then((rows) => { console.table(rows); process.exit(0) }, (err) => { console.error(err); process.exit(1) })
