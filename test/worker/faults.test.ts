@@ -11,6 +11,7 @@ import { startEmbeddedPostgres } from '../../plugins/embedded-postgres'
 import { migrate } from '../../plugins/migrations'
 import { count, testPool, waitFor } from './helper'
 
+const PUBLISH_LOCK = 0x666c6163 // plugins/events.ts: taken by every publishing transaction
 const FIXTURE = resolve(__dirname, 'fixtures', 'worker-process.ts')
 
 async function startWorkerProcess (env: object): Promise<ChildProcess> {
@@ -67,6 +68,51 @@ t.test('a worker SIGKILLed in the middle of a post job: after a restart, one mes
   t.equal(final.json().source, 'survives a crash')
   t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'survives a crash'"), 1, 'exactly one message')
   t.equal(await count(pool, "SELECT 1 FROM events WHERE class = 'Message' AND model->>'source' = 'survives a crash'"), 1, 'exactly one event')
+})
+
+t.test('a worker SIGKILLed with its COMMIT already sent: the post lands whole or not at all, then exactly once', async (t) => {
+  const env = await testEnv(t)
+  const app = await buildTestApi(t)
+  const pool = await testPool(t)
+  const user = await createUser(app)
+  const source = 'committed on the wire'
+
+  // Hold the publish lock: the batch's last step (events insert, then COMMIT, pipelined together) waits on it.
+  const locker = await pool.connect()
+  await locker.query('SELECT pg_advisory_lock($1)', [PUBLISH_LOCK])
+  const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: user.auth, payload: { source } })
+  t.equal(posted.statusCode, 202)
+  const child = await startWorkerProcess(env)
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const blocked = await waitFor(async () => {
+    const { rows } = await pool.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    return rows[0]?.pid
+  }, 20000, 'the job to wait on the publish lock')
+  child.kill('SIGKILL')
+  await once(child, 'exit')
+  await locker.query('SELECT pg_advisory_unlock($1)', [PUBLISH_LOCK])
+  locker.release()
+  await waitFor(async () => await count(pool, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [blocked]) === 0, 20000, 'the orphaned transaction to end')
+
+  // The COMMIT may run after its client is gone; either way nothing is half-written.
+  const messages = await count(pool, 'SELECT 1 FROM messages WHERE source = $1', [source])
+  const done = await count(pool, "SELECT 1 FROM tasks WHERE status = 'done'")
+  const events = await count(pool, "SELECT 1 FROM events WHERE class = 'Message' AND model->>'source' = $1", [source])
+  t.comment(`the dead worker's COMMIT ${messages === 1 ? 'ran' : 'did not run'}`)
+  t.ok(messages <= 1, 'at most one message')
+  t.same([done, events], [messages, messages], 'the task and the event committed with the message, or none of them')
+
+  const { rows } = await pool.query<{ locked_by: string }>("SELECT locked_by FROM graphile_worker.jobs WHERE task_identifier = 'post_message' AND locked_by IS NOT NULL")
+  const utils = await makeWorkerUtils({ connectionString: String(env.DATABASE_URL) })
+  await utils.forceUnlockWorkers(rows.map((r) => r.locked_by))
+  await utils.release()
+  const restarted = await startWorkerProcess(env)
+  t.teardown(async () => { if (restarted.exitCode === null) { restarted.kill('SIGTERM'); await once(restarted, 'exit') } })
+  await waitFor(async () => await count(pool, "SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = 'post_message'") === 0, 20000, 'the job to run again')
+  const final = await app.inject({ method: 'GET', url: posted.headers.location as string, headers: user.auth })
+  t.equal(final.statusCode, 201)
+  t.equal(await count(pool, 'SELECT 1 FROM messages WHERE source = $1', [source]), 1, 'exactly one message')
+  t.equal(await count(pool, "SELECT 1 FROM events WHERE class = 'Message' AND model->>'source' = $1", [source]), 1, 'exactly one event')
 })
 
 t.test('database down: /readyz answers 503 and requests fail fast with a clear error; both recover', async (t) => {
