@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { resolve } from 'node:path'
@@ -9,6 +9,7 @@ import { buildApi } from '../../services/api/app'
 import { buildWorker } from '../../services/worker/main'
 import { startEmbeddedPostgres } from '../../plugins/embedded-postgres'
 import { migrate } from '../../plugins/migrations'
+import type { ConfigInput } from '../../plugins/config'
 import { count, testPool, waitFor } from './helper'
 
 const PUBLISH_LOCK = 0x666c6163 // plugins/events.ts: taken by every publishing transaction
@@ -21,6 +22,38 @@ async function startWorkerProcess (env: object): Promise<ChildProcess> {
   await waitFor(async () => out.includes('ready') || child.exitCode !== null, 20000, 'the worker process')
   if (child.exitCode !== null) throw new Error('worker process failed to start')
   return child
+}
+
+// Starts a worker process and waits until its post job blocks on a lock (`lockFilter`, a pg_locks
+// condition); returns the process and the blocked backend's pid.
+async function startBlockedWorker (t: Test, env: object, pool: pg.Pool, lockFilter: string): Promise<{ child: ChildProcess, blocked: number }> {
+  const child = await startWorkerProcess(env)
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const blocked = await waitFor(async () => {
+    const { rows } = await pool.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE ${lockFilter} AND NOT granted`)
+    return rows[0]?.pid
+  }, 20000, 'the job to block mid-transaction')
+  return { child, blocked }
+}
+
+// SIGKILLs the worker, lets `unblock` free its lock, then waits until PostgreSQL ends the orphaned backend.
+async function killWorker (child: ChildProcess, blocked: number, pool: pg.Pool, unblock: () => Promise<void>): Promise<void> {
+  child.kill('SIGKILL')
+  await once(child, 'exit')
+  await unblock()
+  await waitFor(async () => await count(pool, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [blocked]) === 0, 20000, 'the orphaned transaction to end')
+}
+
+// Releases the post jobs a dead worker still holds, as graphile-worker prescribes for crashed workers,
+// then starts a new worker; returns how many jobs were released.
+async function restartWorker (t: Test, env: ConfigInput, pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ locked_by: string }>("SELECT locked_by FROM graphile_worker.jobs WHERE task_identifier = 'post_message' AND locked_by IS NOT NULL")
+  const utils = await makeWorkerUtils({ connectionString: String(env.DATABASE_URL) })
+  await utils.forceUnlockWorkers(rows.map((r) => r.locked_by))
+  await utils.release()
+  const restarted = await startWorkerProcess(env)
+  t.teardown(async () => { if (restarted.exitCode === null) { restarted.kill('SIGTERM'); await once(restarted, 'exit') } })
+  return rows.length
 }
 
 t.test('a worker SIGKILLed in the middle of a post job: after a restart, one message and the final response', async (t) => {
@@ -36,33 +69,19 @@ t.test('a worker SIGKILLed in the middle of a post job: after a restart, one mes
   const locker = await pool.connect()
   await locker.query('BEGIN')
   await locker.query('SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE', [taskId])
-  const child = await startWorkerProcess(env)
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const blocked = await waitFor(async () => {
-    const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_locks WHERE NOT granted')
-    return rows[0]?.pid
-  }, 20000, 'the job to be mid-transaction')
+  const { child, blocked } = await startBlockedWorker(t, env, pool, 'true')
   t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'survives a crash'"), 0, 'nothing committed yet')
 
-  child.kill('SIGKILL')
-  await once(child, 'exit')
-  await locker.query('ROLLBACK')
-  locker.release()
   // The dead worker's transaction is rolled back by PostgreSQL once its connection is found gone.
-  await waitFor(async () => await count(pool, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [blocked]) === 0, 20000, 'the orphaned transaction to end')
+  await killWorker(child, blocked, pool, async () => {
+    await locker.query('ROLLBACK')
+    locker.release()
+  })
   t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'survives a crash'"), 0, 'the half-done post left nothing behind')
   const pending = await app.inject({ method: 'GET', url: posted.headers.location as string, headers: user.auth })
   t.equal(pending.statusCode, 202, 'the task is still pending')
 
-  // The job stays locked by the dead worker; release it as graphile-worker prescribes for crashed workers.
-  const { rows } = await pool.query<{ locked_by: string }>("SELECT locked_by FROM graphile_worker.jobs WHERE task_identifier = 'post_message' AND locked_by IS NOT NULL")
-  t.equal(rows.length, 1, 'the job is still locked by the killed worker')
-  const utils = await makeWorkerUtils({ connectionString: String(env.DATABASE_URL) })
-  await utils.forceUnlockWorkers(rows.map((r) => r.locked_by))
-  await utils.release()
-
-  const restarted = await startWorkerProcess(env)
-  t.teardown(async () => { if (restarted.exitCode === null) { restarted.kill('SIGTERM'); await once(restarted, 'exit') } })
+  t.equal(await restartWorker(t, env, pool), 1, 'the job was still locked by the killed worker')
   const final = await app.inject({ method: 'GET', url: posted.headers.location as string, headers: { ...user.auth, prefer: 'wait=10' } })
   t.equal(final.statusCode, 201)
   t.equal(final.json().source, 'survives a crash')
@@ -82,17 +101,11 @@ t.test('a worker SIGKILLed with its COMMIT already sent: the post lands whole or
   await locker.query('SELECT pg_advisory_lock($1)', [PUBLISH_LOCK])
   const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: user.auth, payload: { source } })
   t.equal(posted.statusCode, 202)
-  const child = await startWorkerProcess(env)
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const blocked = await waitFor(async () => {
-    const { rows } = await pool.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-    return rows[0]?.pid
-  }, 20000, 'the job to wait on the publish lock')
-  child.kill('SIGKILL')
-  await once(child, 'exit')
-  await locker.query('SELECT pg_advisory_unlock($1)', [PUBLISH_LOCK])
-  locker.release()
-  await waitFor(async () => await count(pool, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [blocked]) === 0, 20000, 'the orphaned transaction to end')
+  const { child, blocked } = await startBlockedWorker(t, env, pool, "locktype = 'advisory'")
+  await killWorker(child, blocked, pool, async () => {
+    await locker.query('SELECT pg_advisory_unlock($1)', [PUBLISH_LOCK])
+    locker.release()
+  })
 
   // The COMMIT may run after its client is gone; either way nothing is half-written.
   const messages = await count(pool, 'SELECT 1 FROM messages WHERE source = $1', [source])
@@ -102,12 +115,7 @@ t.test('a worker SIGKILLed with its COMMIT already sent: the post lands whole or
   t.ok(messages <= 1, 'at most one message')
   t.same([done, events], [messages, messages], 'the task and the event committed with the message, or none of them')
 
-  const { rows } = await pool.query<{ locked_by: string }>("SELECT locked_by FROM graphile_worker.jobs WHERE task_identifier = 'post_message' AND locked_by IS NOT NULL")
-  const utils = await makeWorkerUtils({ connectionString: String(env.DATABASE_URL) })
-  await utils.forceUnlockWorkers(rows.map((r) => r.locked_by))
-  await utils.release()
-  const restarted = await startWorkerProcess(env)
-  t.teardown(async () => { if (restarted.exitCode === null) { restarted.kill('SIGTERM'); await once(restarted, 'exit') } })
+  await restartWorker(t, env, pool)
   await waitFor(async () => await count(pool, "SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = 'post_message'") === 0, 20000, 'the job to run again')
   const final = await app.inject({ method: 'GET', url: posted.headers.location as string, headers: user.auth })
   t.equal(final.statusCode, 201)
