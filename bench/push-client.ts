@@ -2,6 +2,7 @@
 // and its CPU are not the push server's. Driven over IPC, one command at a time.
 import { performance } from 'node:perf_hooks'
 import { WebSocket, type RawData } from 'ws'
+import { FrameReader } from './frame-reader'
 import { createDatabase, type Database } from '../plugins/database'
 import { publishEvent } from '../plugins/events'
 
@@ -18,18 +19,14 @@ const databaseUrl = process.argv[2]
 let db: Database | null = null
 const database = (): Database => (db ??= createDatabase({ DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: 4 }))
 
-const sockets: WebSocket[] = []
+// The listening sockets only read: a lean reader, not `ws` (see frame-reader.ts).
+const sockets: FrameReader[] = []
 // What incoming frames feed: set per measurement.
 let onFrame: (data: Buffer, at: number) => void = () => {}
-function received (this: WebSocket, data: RawData): void { onFrame(data as Buffer, performance.now()) }
+const received = (data: Buffer, at: number): void => onFrame(data, at)
 
-function openOne (url: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false })
-    ws.once('open', () => { sockets.push(ws); resolve() })
-    ws.once('error', reject)
-    ws.on('message', received)
-  })
+async function openOne (url: string): Promise<void> {
+  sockets.push(await FrameReader.connect(url, received))
 }
 
 async function open (url: string, count: number): Promise<void> {
@@ -37,14 +34,14 @@ async function open (url: string, count: number): Promise<void> {
     const batch = Math.min(OPEN_IN_FLIGHT, count - sockets.length)
     await Promise.all(Array.from({ length: batch }, () => openOne(url)))
   }
-  for (const ws of sockets) ws.on('close', () => { if (!closing) console.error('push-client: a socket closed unexpectedly') })
+  for (const socket of sockets) socket.onClose(() => { if (!closing) console.error('push-client: a socket closed unexpectedly') })
 }
 let closing = false
 
 async function trim (count: number): Promise<void> {
   closing = true
   const extra = sockets.splice(count)
-  await Promise.all(extra.map((ws) => new Promise<void>((resolve) => { ws.once('close', () => resolve()); ws.close() })))
+  await Promise.all(extra.map((socket) => socket.close()))
   closing = false
 }
 
@@ -133,7 +130,7 @@ async function handle (command: Command): Promise<unknown> {
     case 'stream': return stream(command.url, command.token, command.rate, command.seconds)
     case 'exit':
       closing = true
-      for (const ws of sockets) ws.terminate()
+      for (const socket of sockets) socket.terminate()
       await db?.close()
       setImmediate(() => process.exit(0))
       return {}
