@@ -10,7 +10,7 @@ export type Command =
   | { cmd: 'open', url: string, count: number }
   | { cmd: 'trim', count: number }
   | { cmd: 'fanout', rounds: number }
-  | { cmd: 'stream', url: string, token: string, rate: number, seconds: number }
+  | { cmd: 'stream', url: string, token: string, rate: number, seconds: number, warmup: number }
   | { cmd: 'exit' }
 
 const OPEN_IN_FLIGHT = 500
@@ -75,8 +75,10 @@ async function fanout (rounds: number): Promise<{ last: number[], each: number[]
 }
 
 // `rate` messages a second for `seconds`, posted as post_message frames, each timed from its post to its arrival at every socket.
-async function stream (url: string, token: string, rate: number, seconds: number): Promise<{ latencies: number[], first: number[], expected: number, sent: number }> {
-  const total = rate * seconds
+// The first `warmup` seconds of them are sent the same way but not timed (connections, caches, JIT).
+async function stream (url: string, token: string, rate: number, seconds: number, warmup: number): Promise<{ latencies: number[], first: number[], expected: number, sent: number }> {
+  const untimed = rate * warmup
+  const total = untimed + rate * seconds
   const sentAt = new Float64Array(total).fill(-1)
   // When each message reached its first socket: the worker's part, without the fan-out's.
   const firstAt = new Float64Array(total).fill(-1)
@@ -89,7 +91,7 @@ async function stream (url: string, token: string, rate: number, seconds: number
     p += marker.length
     let i = 0
     for (let c = data[p]; c >= 48 && c <= 57; c = data[++p]) i = i * 10 + c - 48
-    if (!(sentAt[i] >= 0)) return // not one of ours, or not sent yet
+    if (!(sentAt[i] >= 0) || i < untimed) return // not one of ours, not sent yet, or warming up
     latencies.push(at - sentAt[i])
     if (firstAt[i] < 0) firstAt[i] = at
   }
@@ -113,13 +115,13 @@ async function stream (url: string, token: string, rate: number, seconds: number
     const source = `bench-stream ${i}`
     posters[i % posters.length].send(JSON.stringify({ type: 'post_message', token, source, ref: i }))
   }
-  const expected = total * sockets.length
+  const expected = (total - untimed) * sockets.length
   const deadline = performance.now() + 10000
   while (latencies.length < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   onFrame = () => {}
   for (const poster of posters) poster.close()
   const first = Array.from(firstAt, (at, i) => at - sentAt[i]).filter((ms) => ms >= 0)
-  return { latencies, first, expected, sent: total }
+  return { latencies, first, expected, sent: total - untimed }
 }
 
 async function handle (command: Command): Promise<unknown> {
@@ -127,7 +129,7 @@ async function handle (command: Command): Promise<unknown> {
     case 'open': await open(command.url, command.count); return { open: sockets.length }
     case 'trim': await trim(command.count); return { open: sockets.length }
     case 'fanout': return fanout(command.rounds)
-    case 'stream': return stream(command.url, command.token, command.rate, command.seconds)
+    case 'stream': return stream(command.url, command.token, command.rate, command.seconds, command.warmup)
     case 'exit':
       closing = true
       for (const socket of sockets) socket.terminate()

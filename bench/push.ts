@@ -19,6 +19,8 @@ const FANOUT_ROUNDS = 20
 const RATE = 200
 const RATE_SOCKETS = 1000
 const RATE_SECONDS = 10
+// Posted at the same rate before the timed seconds, like the fan-out's untimed first round.
+const RATE_WARMUP_SECONDS = 1
 // Per process: N sockets plus the database and the runtime; capped by the hard limit when not root.
 const OPEN_FILES = 65536
 const ROOT = resolve(__dirname, '..')
@@ -138,7 +140,7 @@ export async function benchPush (): Promise<Array<Record<string, string | number
     await client.run({ cmd: 'trim', count: RATE_SOCKETS })
     await sleep(1000)
     const cpu = [server.pid!, client.pid, process.pid].map(cpuSeconds)
-    const posted = await client.run<{ latencies: number[], first: number[], expected: number, sent: number }>({ cmd: 'stream', url, token, rate: RATE, seconds: RATE_SECONDS })
+    const posted = await client.run<{ latencies: number[], first: number[], expected: number, sent: number }>({ cmd: 'stream', url, token, rate: RATE, seconds: RATE_SECONDS, warmup: RATE_WARMUP_SECONDS })
     if (process.env.BENCH_VERBOSE !== undefined) {
       const used = [server.pid!, client.pid, process.pid].map((pid, i) => (cpuSeconds(pid) - cpu[i]).toFixed(1))
       console.error(`CPU s during the post stream: push ${used[0]}, load client ${used[1]}, bench+worker ${used[2]}`)
