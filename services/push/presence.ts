@@ -78,14 +78,13 @@ export class InstancePresence {
     return next
   }
 
-  // Ties a connection to a user: its row first, then online, so no sweep sees the user unheld.
+  // Ties a connection to a user: its row and the online flip commit together.
   tie (connectionId: string, userId: number): Promise<void> {
     return this.serial(userId, async () => {
       let connections = this.tied.get(userId)
       if (connections === undefined) this.tied.set(userId, connections = new Set())
       connections.add(connectionId)
-      await this.insertConnection(connectionId, userId)
-      await markUserOnline(this.prisma, userId)
+      await markUserOnline(this.prisma, userId, { connectionId, instanceId: this.instanceId })
     })
   }
 

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
 import { WebSocket } from 'ws'
 import type { FastifyInstance } from 'fastify'
@@ -69,6 +70,28 @@ t.test('presence across two instances: offline only when the last connection any
   await onB.close()
   await observer.nextMatching(userEvent(user.id, false))
   t.notOk(await isOnline(a.app, user.id))
+})
+
+t.test('an offline flip waits for a connection being recorded elsewhere, then sees it', async (t) => {
+  const api = await buildTestApi(t)
+  const user = await createUser(api)
+  await api.pg.query('UPDATE users SET online = true WHERE id = $1', [user.id])
+  // Another instance in the middle of a tie: the user's row locked, its connection written, not yet committed.
+  const instanceId = randomUUID()
+  await api.pg.query('INSERT INTO push_instances (id) VALUES ($1)', [instanceId])
+  const tie = await api.pg.connect()
+  t.teardown(() => tie.release())
+  await tie.query('BEGIN')
+  await tie.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [user.id])
+  await tie.query('INSERT INTO push_connections (id, instance_id, user_id) VALUES ($1, $2, $3)', [randomUUID(), instanceId, user.id])
+
+  let done = false
+  const flip = markUsersOffline(api.prisma, { userIds: [user.id], liveWithinSeconds: 60 }).finally(() => { done = true })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.notOk(done, 'the offline flip waits for the tie')
+  await tie.query('COMMIT')
+  t.same(await flip, [], 'and then sees its connection')
+  t.ok(await isOnline(api, user.id))
 })
 
 t.test('heartbeats drop a peer that stops answering pings, and its user goes offline', async (t) => {
