@@ -221,9 +221,16 @@ export class PushConnection implements Subscriber {
   private async pingUser (user: AuthUser, ref: Ref | undefined): Promise<void> {
     if (this.userId !== user.id) {
       if (this.userId !== null && this.connectionId !== null) this.untie()
+      const connectionId = randomUUID()
       this.userId = user.id
-      this.connectionId = randomUUID()
-      await this.ctx.presence.tie(this.connectionId, user.id)
+      this.connectionId = connectionId
+      try {
+        await this.ctx.presence.tie(connectionId, user.id)
+      } catch (err) {
+        // Untied again, so the client's next ping_user retries instead of being acked unheld.
+        if (this.connectionId === connectionId) this.untie()
+        throw err
+      }
     }
     await this.ctx.markSeen(user)
     if (ref !== undefined) this.write(ackFrame(ref))

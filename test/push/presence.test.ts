@@ -72,6 +72,23 @@ t.test('presence across two instances: offline only when the last connection any
   t.notOk(await isOnline(a.app, user.id))
 })
 
+t.test('a ping_user whose tie failed is tied by the next one, not acknowledged unheld', async (t) => {
+  const api = await buildTestApi(t)
+  const { app, url } = await startTestPush(t)
+  const user = await createUser(api)
+  const instance = app.push.presence.instanceId
+  // The instance's row gone (another instance took it for dead): no connection row can be written.
+  await api.pg.query('DELETE FROM push_instances WHERE id = $1', [instance])
+  const client = await connect(t, url)
+  client.send({ type: 'ping_user', token: user.token, ref: 1 })
+  t.equal((await client.nextMatching((f) => f.ref === 1)).type, 'error')
+
+  await api.pg.query('INSERT INTO push_instances (id) VALUES ($1)', [instance])
+  client.send({ type: 'ping_user', token: user.token, ref: 2 })
+  t.equal((await client.nextMatching((f) => f.ref === 2)).type, 'ack')
+  t.equal(await connectionCount(api, user.id), 1, 'the retry recorded the connection')
+})
+
 t.test('an offline flip waits for a connection being recorded elsewhere, then sees it', async (t) => {
   const api = await buildTestApi(t)
   const user = await createUser(api)
