@@ -10,6 +10,8 @@ import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'
 export interface Subscriber { deliver: (frames: EventFrame[], wire: Buffer) => void }
 
 const START_TIMEOUT_MS = 15000
+// Waits before retrying a failed read, growing while failures repeat.
+const RETRY_MS = [100, 500, 2000, 5000]
 
 // One LISTEN connection per process: each notification wakes one batched read of every event
 // after the last one seen, and each frame, serialised once, goes to every subscriber in seq order.
@@ -23,6 +25,9 @@ export class EventStream {
   private readAgain = false
   private idle: Promise<void> = Promise.resolve()
   private markIdle: () => void = () => {}
+  private closed = false
+  private failures = 0
+  private retryTimer: NodeJS.Timeout | undefined
 
   constructor (private readonly pool: pg.Pool, private readonly databaseUrl: string, private readonly log: FastifyBaseLogger) {}
 
@@ -40,13 +45,21 @@ export class EventStream {
             this.catchUp()
             return
           }
-          newestEventSeq(this.pool).then((seq) => {
-            this.lastSeq = seq
-            this.started = true
-            clearTimeout(timer)
-            resolve()
-            this.catchUp()
-          }, (err: Error) => this.log.warn({ err }, 'push: reading the newest event failed; retrying on reconnect'))
+          const position = (): void => {
+            if (this.closed || this.started) return
+            newestEventSeq(this.pool).then((seq) => {
+              this.lastSeq = seq
+              this.started = true
+              this.failures = 0
+              clearTimeout(timer)
+              resolve()
+              this.catchUp()
+            }, (err: Error) => {
+              this.log.warn({ err }, 'push: reading the newest event failed; retrying')
+              this.retry(position)
+            })
+          }
+          position()
         },
         onError: (err) => this.log.warn({ err }, 'push: event listener connection lost; reconnecting'),
       })
@@ -62,9 +75,10 @@ export class EventStream {
     }
     this.reading = true
     this.idle = new Promise((resolve) => { this.markIdle = resolve })
-    this.readLoop().catch((err: Error) => {
-      this.log.error({ err }, 'push: reading new events failed')
-      // The next notification (or reconnect) retries from the same position.
+    this.readLoop().then(() => { this.failures = 0 }, (err: Error) => {
+      this.log.error({ err }, 'push: reading new events failed; retrying')
+      // From the same position: a quiet stream may bring no notification to retry on.
+      this.retry(() => this.catchUp())
     }).finally(() => {
       this.reading = false
       this.markIdle()
@@ -88,11 +102,20 @@ export class EventStream {
     for (const subscriber of this.subscribers) subscriber.deliver(frames, wire)
   }
 
+  private retry (again: () => void): void {
+    if (this.closed) return
+    clearTimeout(this.retryTimer)
+    this.retryTimer = setTimeout(again, RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)])
+    this.retryTimer.unref()
+  }
+
   add (subscriber: Subscriber): void { this.subscribers.add(subscriber) }
   remove (subscriber: Subscriber): void { this.subscribers.delete(subscriber) }
 
   async close (): Promise<void> {
     this.started = false
+    this.closed = true
+    clearTimeout(this.retryTimer)
     await this.listener?.close()
     await this.idle
   }

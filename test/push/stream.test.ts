@@ -1,4 +1,5 @@
 import t from 'tap'
+import { publishEvent } from '../../plugins/events'
 import { connect, publish, startTestPush, type TestClient } from './helper'
 
 const message = (id: number): object => ({ id, source: `m${id}` })
@@ -96,6 +97,21 @@ t.test('reset when since is older than what is kept, or from another history', a
   const current = await connect(t, url, { since: after })
   const last = await publish(app, 'Message', message(11))
   t.same(await takeEvents(current, 1), [last], 'an up-to-date client with an empty log just continues')
+})
+
+t.test('a failed read of new events is retried without waiting for another notification', async (t) => {
+  const { app, url } = await startTestPush(t)
+  const client = await connect(t, url)
+  // The notification goes out while the table is out of reach, so the read it wakes fails.
+  const seq = Number(await app.prisma.$transaction(async (tx) => {
+    const published = await publishEvent(tx, 'Message', message(1))
+    await tx.$executeRawUnsafe('ALTER TABLE events RENAME TO events_away')
+    return published
+  }))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  await app.pg.query('ALTER TABLE events_away RENAME TO events')
+  const frame = await client.next(5000)
+  t.same([frame.type, frame.seq], ['updated_model', seq])
 })
 
 t.test('a malformed since is refused before the upgrade', async (t) => {
