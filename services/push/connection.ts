@@ -82,19 +82,22 @@ export class PushConnection implements Subscriber {
   }
 
   private async replay (): Promise<void> {
-    if (!await canReplaySince(this.ctx.pool, this.lastSeq)) {
-      this.write(RESET_FRAME)
-      this.lastSeq = 0
-    } else {
-      for (;;) {
-        const page = await readEventsAfter(this.ctx.pool, this.lastSeq, PAGE_SIZE)
-        if (this.closed) return
-        this.sendNewer(page)
-        const pending = this.pending ?? []
-        // Caught up with what the live stream holds for us: the rest is in `pending`.
-        if (page.length < PAGE_SIZE || (pending.length > 0 && this.lastSeq >= pending[0].seq)) break
-        if (!await this.drained()) return
+    for (;;) {
+      const from = this.lastSeq
+      const page = await readEventsAfter(this.ctx.pool, from, PAGE_SIZE)
+      // Checked after the read: events pruned before it then show as a reset, never as a gap.
+      const complete = await canReplaySince(this.ctx.pool, from)
+      if (this.closed) return
+      if (!complete) {
+        this.write(RESET_FRAME)
+        this.lastSeq = 0
+        break
       }
+      this.sendNewer(page)
+      const pending = this.pending ?? []
+      // Caught up with what the live stream holds for us: the rest is in `pending`.
+      if (page.length < PAGE_SIZE || (pending.length > 0 && this.lastSeq >= pending[0].seq)) break
+      if (!await this.drained()) return
     }
     const pending = this.pending ?? []
     this.pending = null
