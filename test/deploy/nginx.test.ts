@@ -13,16 +13,20 @@ import { testEnv } from '../helper'
 import { buildTestWorker } from '../worker/helper'
 import { connect, startTestPush, type TestClient } from '../push/helper'
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path))
+// Where .ci/run's apt-get puts it, or anywhere on PATH.
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx', ...(process.env.PATH ?? '').split(':').map((dir) => join(dir, 'nginx'))].find((path) => existsSync(path))
 const CONF = resolve(__dirname, '../../deploy/nginx.conf')
+const PUBLIC = resolve(__dirname, '../../services/api/public')
 
 const port = (app: FastifyInstance): number => (app.server.address() as AddressInfo).port
 
-// deploy/nginx.conf with this run's ports: the listen port and the four upstream servers.
+// deploy/nginx.conf with this run's ports (the listen port and the four upstream servers) and
+// the assets' root, which the file gives relative to the prefix of its documented run command.
 function rewriteConf (conf: string, ports: { listen: number, api: [number, number], push: [number, number] }): string {
   const upstreams: Record<string, number> = { 5000: ports.api[0], 5002: ports.api[1], 5001: ports.push[0], 5003: ports.push[1] }
   let out = conf.replace(/^(\s*)listen\s+8080;/m, `$1listen 127.0.0.1:${ports.listen};`)
   out = out.replace(/server 127\.0\.0\.1:(500[0-3])/g, (_, p: string) => `server 127.0.0.1:${upstreams[p]}`)
+  out = out.replace(/^(\s*)root \.\.\/\.\.\/services\/api\/public;/m, `$1root ${PUBLIC};`)
   return out.replace(/^worker_processes auto;/m, 'worker_processes 2;')
 }
 
@@ -104,4 +108,16 @@ t.test('a message posted through one api instance reaches socket clients on both
   const last = clients[1].frames.filter((f) => f.type === 'updated_model').at(-1)!.seq!
   const resumed = await connect(t, `ws://127.0.0.1:${listen}/ws`, { since: last - 1 })
   t.equal((await resumed.next()).seq, last, 'replayed through nginx')
+
+  // With both api instances gone, nginx still serves the page's assets itself; the page is the api's.
+  for (const api of apis) await api.close()
+  for (const [path, type] of [['/styles.css', 'text/css'], ['/dist/app.js', 'application/javascript']]) {
+    const asset = await fetch(`${base}${path}`)
+    t.equal(asset.status, 200, `${path} served by nginx`)
+    t.equal(asset.headers.get('content-type'), type)
+    t.equal(asset.headers.get('x-content-type-options'), 'nosniff')
+    t.equal(await asset.text(), readFileSync(join(PUBLIC, path), 'utf8'))
+  }
+  t.equal((await fetch(`${base}/`)).status, 502, 'the page itself comes from the api')
+  t.equal((await fetch(`${base}/src/app.ts`)).status, 502, 'nothing else from the checkout')
 })
