@@ -106,7 +106,7 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
       }),
     },
     onRequest: async (request) => {
-      if (!allowedOrigin(request.headers.origin)) throw httpError(403, 'Origin not allowed')
+      if (!allowedOrigin(request.headers.origin, request.headers.host)) throw httpError(403, 'Origin not allowed')
     },
   }, (socket, request) => {
     // Replaces the plugin's per-socket listener, whose closure would keep the request alive,

@@ -1,27 +1,40 @@
 import type { Config } from '../../plugins/config'
 
-export type OriginCheck = (origin: string | undefined) => boolean
+// `host` is the request's Host header: the name the browser reached this service by.
+export type OriginCheck = (origin: string | undefined, host?: string) => boolean
 
 // Browsers send Origin on WebSocket upgrades and do not apply CORS to them, so a page on another
 // site could open a socket with the user's ambient credentials: only listed origins may connect.
 // PUSH_ALLOWED_ORIGINS is a comma-separated list (or `*`); by default the web client's own page
-// (the api's origin) and the push service's own origin. Clients that send no Origin are not browsers.
+// (the api's origin) and the push service's own origin, on local names, HOST, or the name in the
+// request's Host header (a page opened by LAN name). Clients that send no Origin are not browsers.
 export function originCheck (config: Pick<Config, 'PUSH_ALLOWED_ORIGINS' | 'API_PORT' | 'PUSH_PUBLIC_URL' | 'HOST'>, pushPort: () => number): OriginCheck {
   const listed = config.PUSH_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== '')
   if (listed.includes('*')) return () => true
   const allowed = new Set(listed.map(normalise))
   const defaults = listed.length === 0
-  return (origin) => {
+  return (origin, host) => {
     if (origin === undefined) return true
     const candidate = normalise(origin)
     if (allowed.has(candidate)) return true
     if (!defaults) return false
-    return defaultOrigins(config, pushPort()).has(candidate)
+    return defaultOrigins(config, pushPort(), hostName(host)).has(candidate)
   }
 }
 
-function defaultOrigins (config: Pick<Config, 'API_PORT' | 'PUSH_PUBLIC_URL' | 'HOST'>, pushPort: number): Set<string> {
+// The host name of a Host header (no port), or null when there is none or it does not parse.
+function hostName (host: string | undefined): string | null {
+  if (host === undefined || host === '') return null
+  try {
+    return new URL(`http://${host}`).hostname
+  } catch {
+    return null
+  }
+}
+
+function defaultOrigins (config: Pick<Config, 'API_PORT' | 'PUSH_PUBLIC_URL' | 'HOST'>, pushPort: number, requestHost: string | null): Set<string> {
   const hosts = new Set(['localhost', '127.0.0.1', '[::1]'])
+  if (requestHost !== null) hosts.add(requestHost)
   if (config.HOST !== '0.0.0.0' && config.HOST !== '::') hosts.add(config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST)
   const origins = new Set<string>()
   for (const host of hosts) {

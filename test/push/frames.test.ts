@@ -82,6 +82,13 @@ t.test('origin allow-list', async (t) => {
   await t.rejects(connect(t, url, { origin: 'http://evil.example' }), /403/)
   await t.rejects(connect(t, url, { origin: 'http://localhost:6000' }), /403/)
   await t.rejects(connect(t, url, { origin: 'null' }), /403/)
+  // A page opened by another name (HOST=0.0.0.0 on a LAN): the name the socket was reached by.
+  await connect(t, url, { origin: 'http://chat.lan:5999', host: `chat.lan:${port}` })
+  await connect(t, url, { origin: `http://chat.lan:${port}`, host: `Chat.LAN:${port}` })
+  t.pass('the same pages by the Host header\'s name: accepted')
+  await t.rejects(connect(t, url, { origin: 'http://chat.lan:6000', host: `chat.lan:${port}` }), /403/, 'not another port of that name')
+  await t.rejects(connect(t, url, { origin: 'http://evil.example:5999', host: `chat.lan:${port}` }), /403/, 'not another name')
+  await t.rejects(connect(t, url, { origin: 'http://chat.lan:5999' }), /403/, 'not a name the socket was not reached by')
 
   const listed = await startTestPush(t, { PUSH_ALLOWED_ORIGINS: 'https://chat.example.com, http://localhost:8080' })
   await connect(t, listed.url, { origin: 'https://chat.example.com' })

@@ -105,9 +105,10 @@ export class TestClient {
   }
 }
 
-export async function connect (t: Test, url: string, options: { since?: number, origin?: string } = {}): Promise<TestClient> {
+export async function connect (t: Test, url: string, options: { since?: number, origin?: string, host?: string } = {}): Promise<TestClient> {
   const target = options.since === undefined ? url : `${url}?since=${options.since}`
-  const client = new TestClient(new WebSocket(target, { headers: options.origin === undefined ? {} : { origin: options.origin } }))
+  const headers = { ...(options.origin === undefined ? {} : { origin: options.origin }), ...(options.host === undefined ? {} : { host: options.host }) }
+  const client = new TestClient(new WebSocket(target, { headers }))
   t.teardown(() => { client.ws.terminate() })
   await client.opened
   return client
