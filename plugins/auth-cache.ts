@@ -1,4 +1,4 @@
-import { listen, type Listener } from './listener'
+import type { Notifications } from './listener'
 import type { UserRow } from './models'
 
 // Revocations and user changes are announced here so every process drops what it cached.
@@ -24,24 +24,22 @@ export class AuthCache {
   // Bumped on every user change, so a read that raced a change is not remembered.
   private userEpoch = 0
   private listening = false
-  private listener: Listener | null = null
+  private unsubscribe: () => void = () => {}
 
   constructor (private readonly ttlMs: number, private readonly maxEntries = 100_000) {}
 
-  start (databaseUrl: string, onError: (err: Error) => void): void {
-    this.listener = listen({
-      databaseUrl,
-      channels: [AUTH_CHANNEL],
-      onNotification: (_channel, payload) => this.forget(payload),
+  start (notifications: Notifications): void {
+    this.unsubscribe = notifications.subscribe(AUTH_CHANNEL, {
+      onNotification: (payload) => this.forget(payload),
       // Announcements missed while disconnected are unknown: start over.
       onConnect: () => { this.clear(); this.listening = true },
-      onError: (err) => { this.listening = false; this.clear(); onError(err) },
+      onError: () => { this.listening = false; this.clear() },
     })
   }
 
-  async close (): Promise<void> {
+  close (): void {
     this.listening = false
-    await this.listener?.close()
+    this.unsubscribe()
   }
 
   userForToken (jti: string, now = Date.now()): number | null {

@@ -57,8 +57,8 @@ export default fp(async (fastify) => {
   })
   const limiter = new LoginLimiter(config.LOGIN_FAILURE_WINDOW_SECONDS * 1000)
   const cache = new AuthCache(60_000)
-  cache.start(config.DATABASE_URL, (err) => fastify.log.warn({ err }, 'auth listener disconnected'))
-  fastify.addHook('onClose', () => cache.close())
+  cache.start(fastify.notifications)
+  fastify.addHook('onClose', async () => cache.close())
   fastify.decorate('authCache', cache)
 
   fastify.decorateRequest('currentUser', null)
@@ -159,7 +159,7 @@ export default fp(async (fastify) => {
     request.currentUser = { id: user.id }
     await fastify.markSeen(request.currentUser)
   })
-}, { name: 'auth', dependencies: ['config', 'database', 'errors'], fastify: '5.x' })
+}, { name: 'auth', dependencies: ['config', 'database', 'notifications', 'errors'], fastify: '5.x' })
 
 function parseBasic (header: string | undefined): { nickname: string, password: string } | null {
   const match = header === undefined ? null : /^Basic +([A-Za-z0-9+/]+={0,2}) *$/.exec(header)

@@ -1,56 +1,95 @@
+import fp from 'fastify-plugin'
 import pg from 'pg'
 
-export interface ListenerOptions {
-  databaseUrl: string
-  channels: string[]
-  onNotification: (channel: string, payload: string) => void
-  // Called after every (re)connect: notifications sent while disconnected are lost, so catch up here.
+export interface Subscriber {
+  onNotification: (payload: string) => void
+  // After every (re)connect, once its channel is listened to: notifications sent while
+  // disconnected are lost, so catch up here.
   onConnect?: () => void
   onError?: (err: Error) => void
-  retryMs?: number
 }
 
-export interface Listener { close: () => Promise<void> }
+// One LISTEN connection per process, shared by every channel anyone waits on; reconnects on its own.
+export class Notifications {
+  private client: pg.Client | null = null
+  private connected = false
+  private closed = false
+  private timer: NodeJS.Timeout | undefined
+  private readonly channels = new Map<string, Set<Subscriber>>()
+  // Channels the current client listens to.
+  private readonly listening = new Set<string>()
 
-// One LISTEN connection per process, shared by everyone waiting on it; reconnects on its own.
-export function listen (options: ListenerOptions): Listener {
-  let client: pg.Client | null = null
-  let closed = false
-  let timer: NodeJS.Timeout | undefined
-  const retryMs = options.retryMs ?? 1000
+  constructor (private readonly databaseUrl: string, private readonly onError: (err: Error) => void = () => {}, private readonly retryMs = 1000) {}
 
-  const retry = (err: Error): void => {
-    options.onError?.(err)
-    const old = client
-    client = null
-    old?.removeAllListeners('end')
-    old?.end().catch(() => {})
-    if (!closed && timer === undefined) timer = setTimeout(() => { timer = undefined; connect() }, retryMs)
+  // Connects on the first subscription; returns the unsubscribe.
+  subscribe (channel: string, subscriber: Subscriber): () => void {
+    let subscribers = this.channels.get(channel)
+    if (subscribers === undefined) this.channels.set(channel, subscribers = new Set())
+    subscribers.add(subscriber)
+    const client = this.client
+    if (client === null) {
+      if (!this.closed && this.timer === undefined) this.connect()
+    } else if (this.connected) {
+      this.listenTo(client, channel).then(() => { if (this.client === client) subscriber.onConnect?.() }, (err: Error) => this.retry(client, err))
+    }
+    return () => { subscribers.delete(subscriber) }
   }
 
-  const connect = (): void => {
-    const next = new pg.Client({ connectionString: options.databaseUrl, keepAlive: true })
-    client = next
-    next.on('notification', (msg) => options.onNotification(msg.channel, msg.payload ?? ''))
-    next.on('error', retry)
-    next.on('end', () => retry(new Error('listener connection ended')))
+  private connect (): void {
+    const next = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true })
+    this.client = next
+    this.listening.clear()
+    next.on('notification', (msg) => {
+      for (const subscriber of this.channels.get(msg.channel) ?? []) subscriber.onNotification(msg.payload ?? '')
+    })
+    next.on('error', (err) => this.retry(next, err))
+    next.on('end', () => this.retry(next, new Error('listener connection ended')))
     next.connect()
       .then(async () => {
-        for (const channel of options.channels) await next.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
-        if (client === next) options.onConnect?.()
+        // Live iteration: a channel subscribed meanwhile is listened to as well.
+        for (const channel of this.channels.keys()) await this.listenTo(next, channel)
+        if (this.client !== next) return
+        this.connected = true
+        for (const subscribers of this.channels.values()) for (const subscriber of subscribers) subscriber.onConnect?.()
       })
-      .catch((err: Error) => { if (client === next) retry(err) })
+      .catch((err: Error) => this.retry(next, err))
   }
 
-  connect()
-  return {
-    close: async () => {
-      closed = true
-      clearTimeout(timer)
-      const last = client
-      client = null
-      last?.removeAllListeners('end')
-      await last?.end().catch(() => {})
-    },
+  private async listenTo (client: pg.Client, channel: string): Promise<void> {
+    if (this.listening.has(channel)) return
+    await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
+    if (this.client === client) this.listening.add(channel)
+  }
+
+  // Only the current client's failure counts: a replaced one's late errors change nothing.
+  private retry (failed: pg.Client, err: Error): void {
+    if (this.client !== failed) return
+    this.client = null
+    this.connected = false
+    failed.removeAllListeners('end')
+    failed.end().catch(() => {})
+    this.onError(err)
+    for (const subscribers of this.channels.values()) for (const subscriber of subscribers) subscriber.onError?.(err)
+    if (!this.closed && this.timer === undefined) this.timer = setTimeout(() => { this.timer = undefined; this.connect() }, this.retryMs)
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    clearTimeout(this.timer)
+    const last = this.client
+    this.client = null
+    this.connected = false
+    last?.removeAllListeners('end')
+    await last?.end().catch(() => {})
   }
 }
+
+declare module 'fastify' {
+  interface FastifyInstance { notifications: Notifications }
+}
+
+export default fp(async (fastify) => {
+  const notifications = new Notifications(fastify.config.DATABASE_URL, (err) => fastify.log.warn({ err }, 'LISTEN connection lost; reconnecting'))
+  fastify.decorate('notifications', notifications)
+  fastify.addHook('onClose', () => notifications.close())
+}, { name: 'notifications', dependencies: ['config'], fastify: '5.x' })

@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import configPlugin, { loadConfig, type ConfigInput } from './config'
 import errors from './errors'
 import database from './database'
+import notifications from './listener'
 import events from './events'
 import auth from './auth'
 import stats from './stats'
@@ -26,7 +27,7 @@ function validatorCompiler () {
     (httpPart === 'body' ? strict : coercing).compile(schema)
 }
 
-// The shared base of every HTTP service: config, errors, database, events, auth, stats, health.
+// The shared base of every HTTP service: config, errors, database, notifications, events, auth, stats, health.
 export async function buildService (options: ServiceOptions, name: string): Promise<FastifyInstance> {
   const config = loadConfig(options.env)
   const app = Fastify({
@@ -45,6 +46,7 @@ export async function buildService (options: ServiceOptions, name: string): Prom
   await app.register(configPlugin, { config })
   await app.register(errors)
   await app.register(database)
+  await app.register(notifications)
   await app.register(events)
   await app.register(auth)
   await app.register(stats)

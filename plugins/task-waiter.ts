@@ -1,15 +1,15 @@
 import fp from 'fastify-plugin'
-import { listen, type Listener } from './listener'
+import type { Notifications } from './listener'
 import { TASKS_CHANNEL } from './tasks'
 
 // Holds `Prefer: wait` requests until their task ends: the job's final transaction runs
-// pg_notify(flack_tasks, <task id>), and one LISTEN connection per process wakes the waiters.
+// pg_notify(flack_tasks, <task id>), and the process's LISTEN connection wakes the waiters.
 export class TaskWaiter {
   private readonly waiting = new Map<string, Set<() => void>>()
-  private listener: Listener | null = null
+  private unsubscribe: (() => void) | null = null
   private closed = false
 
-  constructor (private readonly databaseUrl: string, private readonly onError: (err: Error) => void = () => {}) {}
+  constructor (private readonly notifications: Notifications) {}
 
   // Resolves when the task is announced as finished, or after `ms`. The caller registers
   // before it reads the task, and reads it again afterwards: nothing slips between.
@@ -36,16 +36,13 @@ export class TaskWaiter {
 
   get isClosed (): boolean { return this.closed }
 
-  // Opens the LISTEN connection (at ready, so the first held request does not pay for it).
+  // Listens (at ready, so the first held request does not pay for it).
   start (): void {
-    if (this.listener !== null || this.closed) return
-    this.listener = listen({
-      databaseUrl: this.databaseUrl,
-      channels: [TASKS_CHANNEL],
-      onNotification: (_channel, taskId) => this.wake(taskId),
+    if (this.unsubscribe !== null || this.closed) return
+    this.unsubscribe = this.notifications.subscribe(TASKS_CHANNEL, {
+      onNotification: (taskId) => this.wake(taskId),
       // Notifications sent while (re)connecting are lost: every waiter re-reads its task.
       onConnect: () => this.wakeAll(),
-      onError: this.onError,
     })
   }
 
@@ -58,10 +55,10 @@ export class TaskWaiter {
     for (const set of [...this.waiting.values()]) for (const cancel of [...set]) cancel()
   }
 
-  async close (): Promise<void> {
+  close (): void {
     this.closed = true
     this.wakeAll()
-    await this.listener?.close()
+    this.unsubscribe?.()
   }
 }
 
@@ -70,9 +67,9 @@ declare module 'fastify' {
 }
 
 export default fp(async (fastify) => {
-  const waiter = new TaskWaiter(fastify.config.DATABASE_URL, (err) => fastify.log.warn({ err }, 'task listener'))
+  const waiter = new TaskWaiter(fastify.notifications)
   fastify.decorate('taskWaiter', waiter)
   fastify.addHook('onReady', async () => { waiter.start() })
   // Held requests answer at once on shutdown rather than delay it.
-  fastify.addHook('preClose', async () => { await waiter.close() })
-}, { name: 'task-waiter', dependencies: ['config'], fastify: '5.x' })
+  fastify.addHook('preClose', async () => { waiter.close() })
+}, { name: 'task-waiter', dependencies: ['notifications'], fastify: '5.x' })

@@ -48,7 +48,7 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
   const app = base.withTypeProvider<TypeBoxTypeProvider>()
   const { config, log } = app
 
-  const stream = new EventStream(app.pg, config.DATABASE_URL, log)
+  const stream = new EventStream(app.pg, app.notifications, log)
   const presence = new InstancePresence(app.pg, app.prisma, { offlineAfterSeconds: config.OFFLINE_AFTER_SECONDS }, log)
   const ctx: PushContext = {
     stream,

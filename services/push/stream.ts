@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import { EVENTS_CHANNEL } from '../../plugins/events'
-import { listen, type Listener } from '../../plugins/listener'
+import type { Notifications } from '../../plugins/listener'
 import { wireFrames, type EventFrame } from './frames'
 import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'
 
@@ -13,13 +13,13 @@ const START_TIMEOUT_MS = 15000
 // Waits before retrying a failed read, growing while failures repeat.
 const RETRY_MS = [100, 500, 2000, 5000]
 
-// One LISTEN connection per process: each notification wakes one batched read of every event
-// after the last one seen, and each frame, serialised once, goes to every subscriber in seq order.
+// On the process's one LISTEN connection (plugins/listener.ts), each notification wakes one batched
+// read of every event after the last one seen; each frame, serialised once, goes to every subscriber in seq order.
 export class EventStream {
   // The newest event handed to subscribers; everything at or below it has been delivered.
   lastSeq = 0
   readonly subscribers = new Set<Subscriber>()
-  private listener: Listener | null = null
+  private unsubscribe: () => void = () => {}
   private started = false
   private reading = false
   private readAgain = false
@@ -29,15 +29,13 @@ export class EventStream {
   private failures = 0
   private retryTimer: NodeJS.Timeout | undefined
 
-  constructor (private readonly pool: pg.Pool, private readonly databaseUrl: string, private readonly log: FastifyBaseLogger) {}
+  constructor (private readonly pool: pg.Pool, private readonly notifications: Notifications, private readonly log: FastifyBaseLogger) {}
 
   // Resolves once listening and positioned at the newest event, so no later event is missed.
   start (): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('push: could not listen for events (database unreachable?)')), START_TIMEOUT_MS)
-      this.listener = listen({
-        databaseUrl: this.databaseUrl,
-        channels: [EVENTS_CHANNEL],
+      this.unsubscribe = this.notifications.subscribe(EVENTS_CHANNEL, {
         onNotification: () => this.catchUp(),
         onConnect: () => {
           if (this.started) {
@@ -61,7 +59,6 @@ export class EventStream {
           }
           position()
         },
-        onError: (err) => this.log.warn({ err }, 'push: event listener connection lost; reconnecting'),
       })
     })
   }
@@ -116,7 +113,7 @@ export class EventStream {
     this.started = false
     this.closed = true
     clearTimeout(this.retryTimer)
-    await this.listener?.close()
+    this.unsubscribe()
     await this.idle
   }
 }

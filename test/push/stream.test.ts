@@ -1,6 +1,6 @@
 import t from 'tap'
 import { publishEvent } from '../../plugins/events'
-import { connect, publish, startTestPush, type TestClient } from './helper'
+import { connect, eventually, publish, startTestPush, type TestClient } from './helper'
 
 const message = (id: number): object => ({ id, source: `m${id}` })
 
@@ -112,6 +112,16 @@ t.test('a failed read of new events is retried without waiting for another notif
   await app.pg.query('ALTER TABLE events_away RENAME TO events')
   const frame = await client.next(5000)
   t.same([frame.type, frame.seq], ['updated_model', seq])
+})
+
+t.test('a push instance holds one LISTEN connection, for events and auth announcements alike', async (t) => {
+  const { app, url } = await startTestPush(t)
+  await connect(t, url)
+  const listening = async (): Promise<number> => (await app.pg.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'")).rows[0].n
+  // Eventually: an earlier test's instance may take a moment to leave pg_stat_activity.
+  await eventually(async () => await listening() === 1)
+  t.equal(await listening(), 1)
 })
 
 t.test('a malformed since is refused before the upgrade', async (t) => {

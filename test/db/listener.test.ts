@@ -1,0 +1,62 @@
+import t from 'tap'
+import pg from 'pg'
+import { Notifications } from '../../plugins/listener'
+import { testDatabase } from '../helper'
+import { eventually } from '../push/helper'
+
+// What one subscriber saw, in order.
+function recorder (): { seen: string[], connects: number, errors: number, subscriber: Parameters<Notifications['subscribe']>[1] } {
+  const record = { seen: [] as string[], connects: 0, errors: 0, subscriber: {} as Parameters<Notifications['subscribe']>[1] }
+  record.subscriber = {
+    onNotification: (payload) => record.seen.push(payload),
+    onConnect: () => record.connects++,
+    onError: () => record.errors++,
+  }
+  return record
+}
+
+// The backends of this database that are listening (their last statement was a LISTEN).
+async function listeners (db: pg.Client): Promise<number[]> {
+  const { rows } = await db.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()")
+  return rows.map((r) => r.pid)
+}
+
+t.test('every channel shares one connection, which reconnects and tells its subscribers', async (t) => {
+  const url = await testDatabase(t)
+  const db = new pg.Client({ connectionString: url })
+  await db.connect()
+  t.teardown(() => db.end())
+  const notifications = new Notifications(url, () => {}, 50)
+  t.teardown(() => notifications.close())
+
+  const a = recorder()
+  const b = recorder()
+  notifications.subscribe('chan_a', a.subscriber)
+  notifications.subscribe('chan_b', b.subscriber)
+  await eventually(async () => a.connects === 1 && b.connects === 1)
+  // Subscribed once connected: listened to on the same connection.
+  const late = recorder()
+  const unsubscribeLate = notifications.subscribe('chan_late', late.subscriber)
+  await eventually(async () => late.connects === 1)
+  const pids = await listeners(db)
+  t.equal(pids.length, 1, 'one LISTEN connection')
+
+  await db.query("SELECT pg_notify('chan_a', 'one'), pg_notify('chan_b', 'two'), pg_notify('chan_late', 'three')")
+  await eventually(async () => a.seen.length === 1 && b.seen.length === 1 && late.seen.length === 1)
+  t.same([a.seen, b.seen, late.seen], [['one'], ['two'], ['three']], 'each channel to its own subscribers')
+
+  await db.query('SELECT pg_terminate_backend($1)', [pids[0]])
+  await eventually(async () => a.errors === 1 && a.connects === 2 && b.connects === 2 && late.connects === 2)
+  t.equal(b.errors, 1, 'every subscriber heard of the loss, then of the reconnect')
+  const again = await listeners(db)
+  t.equal(again.length, 1, 'one connection again')
+  t.not(again[0], pids[0], 'a new one')
+
+  unsubscribeLate()
+  await db.query("SELECT pg_notify('chan_a', 'four'), pg_notify('chan_late', 'five')")
+  await eventually(async () => a.seen.length === 2)
+  t.same(a.seen, ['one', 'four'], 'notifications flow after the reconnect')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(late.seen, ['three'], 'an unsubscribed subscriber hears nothing more')
+})
