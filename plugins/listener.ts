@@ -19,7 +19,8 @@ export class Notifications {
   // Channels the current client listens to.
   private readonly listening = new Set<string>()
 
-  constructor (private readonly databaseUrl: string, private readonly onError: (err: Error) => void = () => {}, private readonly retryMs = 1000) {}
+  // `report` hears of a lost connection and of a subscriber's exception.
+  constructor (private readonly databaseUrl: string, private readonly report: (err: Error, what: string) => void = () => {}, private readonly retryMs = 1000) {}
 
   // Connects on the first subscription; returns the unsubscribe.
   subscribe (channel: string, subscriber: Subscriber): () => void {
@@ -30,9 +31,25 @@ export class Notifications {
     if (client === null) {
       if (!this.closed && this.timer === undefined) this.connect()
     } else if (this.connected) {
-      this.listenTo(client, channel).then(() => { if (this.client === client) subscriber.onConnect?.() }, (err: Error) => this.retry(client, err))
+      this.listenTo(client, channel).then(() => {
+        if (this.client === client && subscribers.has(subscriber)) this.call(() => subscriber.onConnect?.())
+      }, (err: Error) => this.retry(client, err))
     }
     return () => { subscribers.delete(subscriber) }
+  }
+
+  // Every subscriber of every channel, as they are now (a callback may subscribe or unsubscribe).
+  private everyone (): Subscriber[] {
+    return [...this.channels.values()].flatMap((subscribers) => [...subscribers])
+  }
+
+  // A subscriber's exception is reported, never allowed to break the connection others share.
+  private call (callback: () => void): void {
+    try {
+      callback()
+    } catch (err) {
+      this.report(err as Error, 'a notification subscriber failed')
+    }
   }
 
   private connect (): void {
@@ -40,7 +57,7 @@ export class Notifications {
     this.client = next
     this.listening.clear()
     next.on('notification', (msg) => {
-      for (const subscriber of this.channels.get(msg.channel) ?? []) subscriber.onNotification(msg.payload ?? '')
+      for (const subscriber of [...this.channels.get(msg.channel) ?? []]) this.call(() => subscriber.onNotification(msg.payload ?? ''))
     })
     next.on('error', (err) => this.retry(next, err))
     next.on('end', () => this.retry(next, new Error('listener connection ended')))
@@ -50,7 +67,7 @@ export class Notifications {
         for (const channel of this.channels.keys()) await this.listenTo(next, channel)
         if (this.client !== next) return
         this.connected = true
-        for (const subscribers of this.channels.values()) for (const subscriber of subscribers) subscriber.onConnect?.()
+        for (const subscriber of this.everyone()) this.call(() => subscriber.onConnect?.())
       })
       .catch((err: Error) => this.retry(next, err))
   }
@@ -68,8 +85,8 @@ export class Notifications {
     this.connected = false
     failed.removeAllListeners('end')
     failed.end().catch(() => {})
-    this.onError(err)
-    for (const subscribers of this.channels.values()) for (const subscriber of subscribers) subscriber.onError?.(err)
+    this.report(err, 'LISTEN connection lost; reconnecting')
+    for (const subscriber of this.everyone()) this.call(() => subscriber.onError?.(err))
     if (!this.closed && this.timer === undefined) this.timer = setTimeout(() => { this.timer = undefined; this.connect() }, this.retryMs)
   }
 
@@ -89,7 +106,7 @@ declare module 'fastify' {
 }
 
 export default fp(async (fastify) => {
-  const notifications = new Notifications(fastify.config.DATABASE_URL, (err) => fastify.log.warn({ err }, 'LISTEN connection lost; reconnecting'))
+  const notifications = new Notifications(fastify.config.DATABASE_URL, (err, what) => fastify.log.warn({ err }, what))
   fastify.decorate('notifications', notifications)
   fastify.addHook('onClose', () => notifications.close())
 }, { name: 'notifications', dependencies: ['config'], fastify: '5.x' })

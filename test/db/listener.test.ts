@@ -27,11 +27,15 @@ t.test('every channel shares one connection, which reconnects and tells its subs
   const db = new pg.Client({ connectionString: url })
   await db.connect()
   t.teardown(() => db.end())
-  const notifications = new Notifications(url, () => {}, 50)
+  const reports: string[] = []
+  const notifications = new Notifications(url, (_err, what) => reports.push(what), 50)
   t.teardown(() => notifications.close())
 
   const a = recorder()
   const b = recorder()
+  // A subscriber that throws is reported; the others and the connection carry on.
+  const fail = (): void => { throw new Error('subscriber bug') }
+  notifications.subscribe('chan_a', { onNotification: fail, onConnect: fail, onError: fail })
   notifications.subscribe('chan_a', a.subscriber)
   notifications.subscribe('chan_b', b.subscriber)
   await eventually(async () => a.connects === 1 && b.connects === 1)
@@ -45,6 +49,7 @@ t.test('every channel shares one connection, which reconnects and tells its subs
   await db.query("SELECT pg_notify('chan_a', 'one'), pg_notify('chan_b', 'two'), pg_notify('chan_late', 'three')")
   await eventually(async () => a.seen.length === 1 && b.seen.length === 1 && late.seen.length === 1)
   t.same([a.seen, b.seen, late.seen], [['one'], ['two'], ['three']], 'each channel to its own subscribers')
+  t.same(reports, ['a notification subscriber failed', 'a notification subscriber failed'], 'the failing subscriber reported')
 
   await db.query('SELECT pg_terminate_backend($1)', [pids[0]])
   await eventually(async () => a.errors === 1 && a.connects === 2 && b.connects === 2 && late.connects === 2)
