@@ -35,6 +35,7 @@ export class EventStream {
   start (): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('push: could not listen for events (database unreachable?)')), START_TIMEOUT_MS)
+      let positioning = false
       this.unsubscribe = this.notifications.subscribe(EVENTS_CHANNEL, {
         onNotification: () => this.catchUp(),
         onConnect: () => {
@@ -43,9 +44,13 @@ export class EventStream {
             this.catchUp()
             return
           }
+          // One read at a time, whether called by a reconnect or by a retry.
           const position = (): void => {
-            if (this.closed || this.started) return
+            if (this.closed || this.started || positioning) return
+            positioning = true
             newestEventSeq(this.pool).then((seq) => {
+              positioning = false
+              if (this.closed || this.started) return
               this.lastSeq = seq
               this.started = true
               this.failures = 0
@@ -53,6 +58,7 @@ export class EventStream {
               resolve()
               this.catchUp()
             }, (err: Error) => {
+              positioning = false
               this.log.warn({ err }, 'push: reading the newest event failed; retrying')
               this.retry(position)
             })
