@@ -49,6 +49,8 @@ export class PushConnection implements Subscriber {
   alive = true
   private userId: number | null = null
   private connectionId: string | null = null
+  // The tie of userId's connection: a ping_user is acknowledged only once it holds.
+  private tied: Promise<void> = Promise.resolve()
   private tokens: number
   private refilledAt = Date.now()
   private dropped = 0
@@ -227,14 +229,14 @@ export class PushConnection implements Subscriber {
       const connectionId = randomUUID()
       this.userId = user.id
       this.connectionId = connectionId
-      try {
-        await this.ctx.presence.tie(connectionId, user.id)
-      } catch (err) {
-        // Untied again, so the client's next ping_user retries instead of being acked unheld.
-        if (this.connectionId === connectionId) this.untie()
+      this.tied = this.ctx.presence.tie(connectionId, user.id).catch((err: Error) => {
+        // Untied again, with no offline flip (its own flip rolled back): the next ping_user ties afresh.
+        if (this.connectionId === connectionId) this.untie(false)
         throw err
-      }
+      })
     }
+    // A ping_user sent while the first one's tie runs waits for it, and fails with it.
+    await this.tied
     await this.ctx.markSeen(user)
     if (ref !== undefined) this.write(ackFrame(ref))
   }
@@ -253,13 +255,14 @@ export class PushConnection implements Subscriber {
     this.write(errorFrame(error, ref))
   }
 
-  private untie (): void {
+  // `goOffline`: false when the tie never committed, so nothing of it is to be undone.
+  private untie (goOffline = true): void {
     const userId = this.userId
     const connectionId = this.connectionId
     this.userId = null
     this.connectionId = null
     if (userId === null || connectionId === null || this.ctx.closing) return
-    this.ctx.presence.untie(connectionId, userId).catch((err: Error) => this.ctx.log.error({ err }, 'push: presence update on close failed'))
+    this.ctx.presence.untie(connectionId, userId, goOffline).catch((err: Error) => this.ctx.log.error({ err }, 'push: presence update on close failed'))
   }
 
   onClosed (): void {

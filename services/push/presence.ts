@@ -47,10 +47,11 @@ export class InstancePresence {
              ON CONFLICT (id) DO UPDATE SET heartbeat_at = now() RETURNING (xmax = 0) AS inserted`,
       values: [this.instanceId],
     })
-    // Another instance removed us as dead (this process was paused): put our connections back.
+    // Another instance removed us as dead (this process was paused): put our connections back,
+    // and our users online again if the sweeper took them offline meanwhile.
     if (rows[0].inserted && this.tied.size > 0) {
       for (const [userId, connections] of this.tied) {
-        for (const connectionId of connections) await this.insertConnection(connectionId, userId)
+        for (const connectionId of connections) await markUserOnline(this.prisma, userId, { connectionId, instanceId: this.instanceId })
       }
     }
     // Instances gone for much longer than the offline timeout are dead: forget them and their connections.
@@ -58,14 +59,6 @@ export class InstancePresence {
       name: 'push-instance-forget-dead',
       text: 'DELETE FROM push_instances WHERE heartbeat_at < now() - make_interval(secs => $1::int)',
       values: [Math.max(600, this.settings.offlineAfterSeconds * 10)],
-    })
-  }
-
-  private async insertConnection (connectionId: string, userId: number): Promise<void> {
-    await this.pool.query({
-      name: 'push-connection-insert',
-      text: 'INSERT INTO push_connections (id, instance_id, user_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING',
-      values: [connectionId, this.instanceId, userId],
     })
   }
 
@@ -89,14 +82,14 @@ export class InstancePresence {
   }
 
   // A closed connection: when it was the user's last anywhere, the user goes offline (and that is pushed).
-  untie (connectionId: string, userId: number): Promise<void> {
+  untie (connectionId: string, userId: number, goOffline = true): Promise<void> {
     return this.serial(userId, async () => {
       const connections = this.tied.get(userId)
       connections?.delete(connectionId)
       if (connections?.size === 0) this.tied.delete(userId)
       if (this.stopped) return
       await this.pool.query({ name: 'push-connection-delete', text: 'DELETE FROM push_connections WHERE id = $1', values: [connectionId] })
-      if (connections !== undefined && connections.size > 0) return
+      if (!goOffline || (connections !== undefined && connections.size > 0)) return
       await markUsersOffline(this.prisma, { userIds: [userId], liveWithinSeconds: this.settings.offlineAfterSeconds })
     })
   }

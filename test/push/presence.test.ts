@@ -81,13 +81,33 @@ t.test('a ping_user whose tie failed is tied by the next one, not acknowledged u
   // The instance's row gone (another instance took it for dead): no connection row can be written.
   await api.pg.query('DELETE FROM push_instances WHERE id = $1', [instance])
   const client = await connect(t, url)
+  // The second is sent while the first one's tie runs: it must not be acknowledged either.
   client.send({ type: 'ping_user', token: user.token, ref: 1 })
-  t.equal((await client.nextMatching((f) => f.ref === 1)).type, 'error')
+  client.send({ type: 'ping_user', token: user.token, ref: '1b' })
+  const answer = (ref: unknown): Frame | undefined => client.frames.find((f) => f.ref === ref)
+  await eventually(async () => answer(1) !== undefined && answer('1b') !== undefined)
+  t.same([answer(1)?.type, answer('1b')?.type], ['error', 'error'])
 
   await api.pg.query('INSERT INTO push_instances (id) VALUES ($1)', [instance])
   client.send({ type: 'ping_user', token: user.token, ref: 2 })
-  t.equal((await client.nextMatching((f) => f.ref === 2)).type, 'ack')
+  await eventually(async () => answer(2) !== undefined)
+  t.equal(answer(2)?.type, 'ack')
   t.equal(await connectionCount(api, user.id), 1, 'the retry recorded the connection')
+})
+
+t.test('an instance taken for dead puts its connections back, and their users online', async (t) => {
+  const api = await buildTestApi(t)
+  const { app, url } = await startTestPush(t, { OFFLINE_AFTER_SECONDS: 2 })
+  const user = await createUser(api)
+  const client = await connect(t, url)
+  client.send({ type: 'ping_user', token: user.token, ref: 1 })
+  await client.nextMatching((f) => f.ref === 1)
+  // As another instance does to one that missed its heartbeats; the sweeper then finds the user unheld.
+  await api.pg.query('DELETE FROM push_instances WHERE id = $1', [app.push.presence.instanceId])
+  t.equal((await markUsersOffline(api.prisma, { userIds: [user.id], liveWithinSeconds: 2 })).length, 1)
+
+  await eventually(async () => await connectionCount(api, user.id) === 1 && await isOnline(api, user.id))
+  t.pass('the next heartbeat restored the connection row and the user is online')
 })
 
 t.test('an offline flip waits for a connection being recorded elsewhere, then sees it', async (t) => {
