@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import type { Config } from '../../plugins/config'
 
 // `host` is the request's Host header: the name the browser reached this service by.
@@ -6,8 +7,9 @@ export type OriginCheck = (origin: string | undefined, host?: string) => boolean
 // Browsers send Origin on WebSocket upgrades and do not apply CORS to them, so a page on another
 // site could open a socket with the user's ambient credentials: only listed origins may connect.
 // PUSH_ALLOWED_ORIGINS is a comma-separated list (or `*`); by default the web client's own page
-// (the api's origin) and the push service's own origin, on local names, HOST, or the name in the
-// request's Host header (a page opened by LAN name). Clients that send no Origin are not browsers.
+// (the api's origin) and the push service's own origin, on local names, HOST, or the IP address in
+// the request's Host header (a page opened by LAN address). Not a name from Host: under DNS
+// rebinding an attacker's name points at us. Clients that send no Origin are not browsers.
 export function originCheck (config: Pick<Config, 'PUSH_ALLOWED_ORIGINS' | 'API_PORT' | 'PUSH_PUBLIC_URL' | 'HOST'>, pushPort: () => number): OriginCheck {
   const listed = config.PUSH_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o !== '')
   if (listed.includes('*')) return () => true
@@ -18,15 +20,16 @@ export function originCheck (config: Pick<Config, 'PUSH_ALLOWED_ORIGINS' | 'API_
     const candidate = normalise(origin)
     if (allowed.has(candidate)) return true
     if (!defaults) return false
-    return defaultOrigins(config, pushPort(), hostName(host)).has(candidate)
+    return defaultOrigins(config, pushPort(), hostAddress(host)).has(candidate)
   }
 }
 
-// The host name of a Host header (no port), or null when there is none or it does not parse.
-function hostName (host: string | undefined): string | null {
+// The IP address of a Host header (as URLs write it, no port), or null for a name, none, or junk.
+function hostAddress (host: string | undefined): string | null {
   if (host === undefined || host === '') return null
   try {
-    return new URL(`http://${host}`).hostname
+    const { hostname } = new URL(`http://${host}`)
+    return isIP(hostname.replace(/^\[|\]$/g, '')) === 0 ? null : hostname
   } catch {
     return null
   }

@@ -82,13 +82,15 @@ t.test('origin allow-list', async (t) => {
   await t.rejects(connect(t, url, { origin: 'http://evil.example' }), /403/)
   await t.rejects(connect(t, url, { origin: 'http://localhost:6000' }), /403/)
   await t.rejects(connect(t, url, { origin: 'null' }), /403/)
-  // A page opened by another name (HOST=0.0.0.0 on a LAN): the name the socket was reached by.
-  await connect(t, url, { origin: 'http://chat.lan:5999', host: `chat.lan:${port}` })
-  await connect(t, url, { origin: `http://chat.lan:${port}`, host: `Chat.LAN:${port}` })
-  t.pass('the same pages by the Host header\'s name: accepted')
-  await t.rejects(connect(t, url, { origin: 'http://chat.lan:6000', host: `chat.lan:${port}` }), /403/, 'not another port of that name')
-  await t.rejects(connect(t, url, { origin: 'http://evil.example:5999', host: `chat.lan:${port}` }), /403/, 'not another name')
-  await t.rejects(connect(t, url, { origin: 'http://chat.lan:5999' }), /403/, 'not a name the socket was not reached by')
+  // A page opened by LAN address (HOST=0.0.0.0): the address the socket was reached by.
+  await connect(t, url, { origin: 'http://192.168.1.20:5999', host: `192.168.1.20:${port}` })
+  await connect(t, url, { origin: `http://[fd00::20]:${port}`, host: `[FD00::20]:${port}` })
+  t.pass('the same pages at the Host header\'s address: accepted')
+  await t.rejects(connect(t, url, { origin: 'http://192.168.1.20:6000', host: `192.168.1.20:${port}` }), /403/, 'not another port there')
+  await t.rejects(connect(t, url, { origin: 'http://evil.example:5999', host: `192.168.1.20:${port}` }), /403/, 'not another host')
+  await t.rejects(connect(t, url, { origin: 'http://192.168.1.20:5999' }), /403/, 'not an address the socket was not reached by')
+  // DNS rebinding: the attacker's name, pointed at us, arrives as both Origin and Host.
+  await t.rejects(connect(t, url, { origin: 'http://rebind.example:5999', host: `rebind.example:${port}` }), /403/, 'not a name from Host')
 
   const listed = await startTestPush(t, { PUSH_ALLOWED_ORIGINS: 'https://chat.example.com, http://localhost:8080' })
   await connect(t, listed.url, { origin: 'https://chat.example.com' })
