@@ -20,6 +20,7 @@ export class FrameReader {
   // Bytes of a frame (or of the handshake response) cut by the end of a read.
   private rest: Buffer | null = null
   private open = false
+  private sentClose = false
   private readonly closed: Promise<void>
 
   private constructor (private readonly socket: net.Socket, private readonly onText: OnText) {
@@ -29,13 +30,14 @@ export class FrameReader {
   // Connects and completes the opening handshake (RFC 6455 §4.1).
   static connect (url: string, onText: OnText): Promise<FrameReader> {
     const { hostname, port, pathname, search } = new URL(url)
+    const host = hostname.replace(/^\[|\]$/g, '')
     const key = randomBytes(16).toString('base64')
     const accept = createHash('sha1').update(key + GUID).digest('base64')
     return new Promise((resolve, reject) => {
       let reader: FrameReader | null = null
       const socket = net.connect({
-        host: hostname,
-        port: Number(port),
+        host,
+        port: Number(port === '' ? 80 : port),
         onread: {
           buffer: shared,
           callback: (n: number, buf: Uint8Array) => {
@@ -53,7 +55,7 @@ export class FrameReader {
       socket.setNoDelay(true)
       socket.on('error', reject)
       socket.once('close', () => reject(new Error('closed during the handshake')))
-      socket.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      socket.write(`GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}${port === '' ? '' : `:${port}`}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
     })
   }
@@ -72,10 +74,9 @@ export class FrameReader {
         this.rest = Buffer.from(data)
         return
       }
-      const head = data.toString('latin1', 0, end)
-      if (!head.startsWith('HTTP/1.1 101') || !head.toLowerCase().includes(`sec-websocket-accept: ${accept.toLowerCase()}`)) {
-        throw new Error(`handshake refused: ${head.split('\r\n')[0]}`)
-      }
+      const [status, ...headers] = data.toString('latin1', 0, end).split('\r\n')
+      const accepted = headers.some((line) => /^sec-websocket-accept:/i.test(line) && line.slice(line.indexOf(':') + 1).trim() === accept)
+      if (!status.startsWith('HTTP/1.1 101') || !accepted) throw new Error(`handshake refused: ${status}`)
       this.open = true
       opened()
       p = end + 4
@@ -108,7 +109,7 @@ export class FrameReader {
     const payload = data.subarray(p + header, p + header + length)
     if (opcode === OP_TEXT) this.onText(payload, at)
     else if (opcode === OP_PING) this.send(0xa, payload)
-    else if (opcode === OP_CLOSE) this.socket.end()
+    else if (opcode === OP_CLOSE) this.closing(payload)
     return header + length
   }
 
@@ -123,11 +124,19 @@ export class FrameReader {
     this.socket.write(frame)
   }
 
+  // The server's close frame: echoed with its status code (RFC 6455 §5.5.1), unless ours went first.
+  private closing (payload: Buffer): void {
+    if (!this.sentClose) this.send(OP_CLOSE, payload.subarray(0, 2))
+    this.sentClose = true
+    this.socket.end()
+  }
+
   onClose (listener: () => void): void { this.socket.once('close', listener) }
 
   // A normal closure (1000); resolves when the server has closed the connection too.
   close (): Promise<void> {
-    if (!this.socket.destroyed) this.send(OP_CLOSE, Buffer.from([0x03, 0xe8]))
+    if (!this.socket.destroyed && !this.sentClose) this.send(OP_CLOSE, Buffer.from([0x03, 0xe8]))
+    this.sentClose = true
     return this.closed
   }
 
