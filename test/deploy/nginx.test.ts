@@ -14,7 +14,8 @@ import { buildTestWorker } from '../worker/helper'
 import { connect, startTestPush, type TestClient } from '../push/helper'
 
 // Where .ci/run's apt-get puts it, or anywhere on PATH.
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx', ...(process.env.PATH ?? '').split(':').map((dir) => join(dir, 'nginx'))].find((path) => existsSync(path))
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx', ...(process.env.PATH ?? '').split(':').filter((dir) => dir.startsWith('/')).map((dir) => join(dir, 'nginx'))]
+  .find((path) => existsSync(path))
 const CONF = resolve(__dirname, '../../deploy/nginx.conf')
 const PUBLIC = resolve(__dirname, '../../services/api/public')
 
@@ -27,7 +28,9 @@ function rewriteConf (conf: string, ports: { listen: number, api: [number, numbe
   let out = conf.replace(/^(\s*)listen\s+8080;/m, `$1listen 127.0.0.1:${ports.listen};`)
   out = out.replace(/server 127\.0\.0\.1:(500[0-3])/g, (_, p: string) => `server 127.0.0.1:${upstreams[p]}`)
   out = out.replace(/^(\s*)root \.\.\/\.\.\/services\/api\/public;/m, `$1root ${PUBLIC};`)
-  return out.replace(/^worker_processes auto;/m, 'worker_processes 2;')
+  // As root, workers would run as `nobody`, who may not read a checkout under /root.
+  const user = process.getuid?.() === 0 ? 'user root;\n' : ''
+  return out.replace(/^worker_processes auto;/m, `${user}worker_processes 2;`)
 }
 
 
@@ -111,7 +114,7 @@ t.test('a message posted through one api instance reaches socket clients on both
 
   // With both api instances gone, nginx still serves the page's assets itself; the page is the api's.
   for (const api of apis) await api.close()
-  for (const [path, type] of [['/styles.css', 'text/css'], ['/dist/app.js', 'application/javascript']]) {
+  for (const [path, type] of [['/styles.css', 'text/css; charset=utf-8'], ['/dist/app.js', 'application/javascript; charset=utf-8']]) {
     const asset = await fetch(`${base}${path}`)
     t.equal(asset.status, 200, `${path} served by nginx`)
     t.equal(asset.headers.get('content-type'), type)
