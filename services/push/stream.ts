@@ -13,8 +13,9 @@ const START_TIMEOUT_MS = 15000
 // Waits before retrying a failed read, growing while failures repeat.
 const RETRY_MS = [100, 500, 2000, 5000]
 
-// On the process's one LISTEN connection (plugins/listener.ts), each notification wakes one batched
-// read of every event after the last one seen; each frame, serialised once, goes to every subscriber in seq order.
+// On the process's one LISTEN connection (plugins/listener.ts), each notification wakes one
+// batched read of every event after the last one seen; each frame, serialised once, goes to
+// every subscriber in seq order.
 export class EventStream {
   // The newest event handed to subscribers; everything at or below it has been delivered.
   lastSeq = 0
