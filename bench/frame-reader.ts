@@ -10,6 +10,7 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 const OP_TEXT = 0x1
 const OP_CLOSE = 0x8
 const OP_PING = 0x9
+const OP_PONG = 0xa
 // One read buffer for every socket: each read is parsed before the next one can arrive.
 const shared = Buffer.allocUnsafe(256 * 1024)
 
@@ -108,7 +109,7 @@ export class FrameReader {
     if (data.length - p < header + length) return 0
     const payload = data.subarray(p + header, p + header + length)
     if (opcode === OP_TEXT) this.onText(payload, at)
-    else if (opcode === OP_PING) this.send(0xa, payload)
+    else if (opcode === OP_PING) this.send(OP_PONG, payload)
     else if (opcode === OP_CLOSE) this.closing(payload)
     return header + length
   }

@@ -2,7 +2,7 @@ import t from 'tap'
 import pg from 'pg'
 import { Notifications } from '../../plugins/listener'
 import { testDatabase } from '../helper'
-import { eventually } from '../push/helper'
+import { eventually, listeningBackends as listeners } from '../push/helper'
 
 // What one subscriber saw, in order.
 function recorder (): { seen: string[], connects: number, errors: number, subscriber: Parameters<Notifications['subscribe']>[1] } {
@@ -13,13 +13,6 @@ function recorder (): { seen: string[], connects: number, errors: number, subscr
     onError: () => record.errors++,
   }
   return record
-}
-
-// The backends of this database that are listening (their last statement was a LISTEN).
-async function listeners (db: pg.Client): Promise<number[]> {
-  const { rows } = await db.query<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()")
-  return rows.map((r) => r.pid)
 }
 
 t.test('every channel shares one connection, which reconnects and tells its subscribers', async (t) => {

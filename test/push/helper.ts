@@ -117,6 +117,13 @@ export async function connect (t: Test, url: string, options: { since?: number, 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 // Polls until `check` holds (for state written asynchronously, such as presence rows).
+// The backends of this database that are listening (their last statement was a LISTEN), but the caller's.
+export async function listeningBackends (db: { query: (text: string) => Promise<{ rows: Array<{ pid: number }> }> }): Promise<number[]> {
+  const { rows } = await db.query(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()")
+  return rows.map((r) => r.pid)
+}
+
 export async function eventually (check: () => Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms
   while (!await check()) {

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { markUsersOffline } from '../../plugins/presence'
 import { buildTestApi, createUser, testEnv } from '../helper'
 import { TestClient, connect, eventually, startTestPush, type Frame } from './helper'
-import { buildTestWorker, waitFor } from '../worker/helper'
+import { buildTestWorker } from '../worker/helper'
 
 async function isOnline (app: FastifyInstance, id: number): Promise<boolean> {
   const { rows } = await app.pg.query<{ online: boolean }>('SELECT online FROM users WHERE id = $1', [id])
@@ -195,7 +195,7 @@ t.test('a SIGKILLed instance holds no one online past the sweeper timeout', asyn
   child.kill('SIGKILL')
   const killedAt = Date.now()
   await client.closed
-  await waitFor(async () => !await isOnline(api, user.id), 10000, 'the sweep after the kill')
+  await eventually(async () => !await isOnline(api, user.id), 10000)
   // The timeout, one sweep period, graphile-worker's 2 s poll for a job that comes due, and slack for a busy machine.
   const seconds = (Date.now() - killedAt) / 1000
   t.ok(seconds <= 2 + 1 + 2 + 3, `offline ${seconds.toFixed(1)} s after the kill`)

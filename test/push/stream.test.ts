@@ -1,6 +1,6 @@
 import t from 'tap'
 import { publishEvent } from '../../plugins/events'
-import { connect, eventually, publish, startTestPush, type TestClient } from './helper'
+import { connect, eventually, listeningBackends, publish, startTestPush, type TestClient } from './helper'
 
 const message = (id: number): object => ({ id, source: `m${id}` })
 
@@ -117,8 +117,7 @@ t.test('a failed read of new events is retried without waiting for another notif
 t.test('a push instance holds one LISTEN connection, for events and auth announcements alike', async (t) => {
   const { app, url } = await startTestPush(t)
   await connect(t, url)
-  const listening = async (): Promise<number> => (await app.pg.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'")).rows[0].n
+  const listening = async (): Promise<number> => (await listeningBackends(app.pg)).length
   // Eventually: an earlier test's instance may take a moment to leave pg_stat_activity.
   await eventually(async () => await listening() === 1)
   t.equal(await listening(), 1)
