@@ -29,8 +29,11 @@ t.test('ping_user ties the connection to the user and marks them online', async 
 
   const client = await connect(t, url)
   client.send({ type: 'ping_user', token: user.token, ref: 'p1' })
-  await client.nextMatching(userEvent(user.id, true))
-  t.ok(client.frames.some((f) => f.type === 'ack' && f.ref === 'p1'), 'acknowledged')
+  // The ack follows a last_seen write, so the online event may reach the socket before it.
+  const seen = (match: (f: Frame) => boolean) => async (): Promise<boolean> => client.frames.some(match)
+  await eventually(seen(userEvent(user.id, true)))
+  await eventually(seen((f) => f.type === 'ack' && f.ref === 'p1'))
+  t.pass('online event and acknowledgement both arrived')
   t.ok(await isOnline(app, user.id))
   t.equal(await connectionCount(app, user.id), 1, 'a connection row holds the user online')
 
