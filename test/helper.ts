@@ -83,3 +83,14 @@ export async function createUser (app: FastifyInstance, nickname = uniqueNicknam
   const token = signedIn.json().token as string
   return { id: created.json().id, nickname, password, token, auth: { authorization: `Bearer ${token}` } }
 }
+
+// Polls until check gives a value (not null, undefined or false); fails after timeoutMs.
+export async function waitFor<T> (check: () => Promise<T | null | undefined | false>, timeoutMs = 10000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== null && value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}

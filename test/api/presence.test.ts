@@ -1,24 +1,17 @@
 import t from 'tap'
-import pg from 'pg'
-import { buildTestApi, createUser, testDatabase, type TestUser } from '../helper'
-import { EVENTS_CHANNEL } from '../../plugins/events'
+import { buildTestApi, createUser, waitFor, type TestUser } from '../helper'
 import { markUsersOffline } from '../../plugins/presence'
 import type { FastifyInstance } from 'fastify'
 
-// A real LISTEN on the events channel; returns the events published after it started.
-async function listenForEvents (t: Parameters<typeof testDatabase>[0]): Promise<() => Promise<Array<{ class: string, model: { id: number, online: boolean } }>>> {
-  const client = new pg.Client({ connectionString: await testDatabase(t) })
-  await client.connect()
-  t.teardown(() => client.end())
-  const seqs: string[] = []
-  client.on('notification', (msg) => seqs.push(msg.payload ?? ''))
-  await client.query(`LISTEN ${EVENTS_CHANNEL}`)
-  return async () => {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    if (seqs.length === 0) return []
-    const { rows } = await client.query('SELECT class, model FROM events WHERE seq = ANY($1::bigint[]) ORDER BY seq', [seqs])
-    return rows
-  }
+// The events published after this call (each test has its own database, so only this test's).
+async function eventsFromNow (app: FastifyInstance): Promise<() => Promise<Array<{ class: string, model: { id: number, online: boolean } }>>> {
+  const { rows: [{ last }] } = await app.pg.query<{ last: string }>('SELECT coalesce(max(seq), 0) AS last FROM events')
+  return async () => (await app.pg.query('SELECT class, model FROM events WHERE seq > $1 ORDER BY seq', [last])).rows
+}
+
+// The process has heard the offline announcement: its presence cache no longer holds the user.
+const heardOffline = async (app: FastifyInstance, user: TestUser): Promise<void> => {
+  await waitFor(async () => !app.authCache.seenRecently(user.id, 60_000), 3000, 'the offline announcement')
 }
 
 const online = async (app: FastifyInstance, user: TestUser): Promise<boolean> =>
@@ -28,8 +21,8 @@ t.test('an authenticated request flips its user online and publishes one User ev
   const app = await buildTestApi(t)
   const user = await createUser(app)
   await markUsersOffline(app.prisma, { userIds: [user.id], liveWithinSeconds: 60 })
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  const events = await listenForEvents(t)
+  await heardOffline(app, user)
+  const events = await eventsFromNow(app)
   const res = await app.inject({ method: 'GET', url: '/api/users?online=1', headers: user.auth })
   t.same(res.json().users.map((u: { id: number }) => u.id), [user.id], 'answered after being marked online')
   await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
@@ -39,15 +32,20 @@ t.test('an authenticated request flips its user online and publishes one User ev
 })
 
 t.test('an online user seen recently costs no write on a read request', async (t) => {
-  const app = await buildTestApi(t, { PRESENCE_REFRESH_SECONDS: 1 })
+  const app = await buildTestApi(t, { PRESENCE_REFRESH_SECONDS: 2 })
   const user = await createUser(app)
+  // The presence cache works only once the process listens for announcements (at once, bar a slow start).
+  await waitFor(async () => {
+    await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
+    return app.authCache.seenRecently(user.id, 60_000)
+  }, 5000, 'the presence cache')
   const seen = new Date(Date.now() - 30_000)
   await app.prisma.user.update({ where: { id: user.id }, data: { lastSeenAt: seen } })
   await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
   t.same((await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).lastSeenAt, seen, 'not written within the refresh window')
 
-  await new Promise((resolve) => setTimeout(resolve, 1100))
-  const events = await listenForEvents(t)
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  const events = await eventsFromNow(app)
   await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
   const after = await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })
   t.ok(after.lastSeenAt.getTime() > Date.now() - 5000, 'refreshed once the window passed')
@@ -59,7 +57,7 @@ t.test('a user marked offline elsewhere is marked online again by the next reque
   const user = await createUser(app)
   const other = await buildTestApi(t)
   await markUsersOffline(other.prisma, { userIds: [user.id], liveWithinSeconds: 60 })
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await heardOffline(app, user)
   await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
   t.equal(await online(app, user), true, 'the announcement cleared this process\'s presence cache')
 })
@@ -70,8 +68,9 @@ t.test('a token revoked through one api instance is refused by another at once',
   const user = await createUser(first)
   t.equal((await second.inject({ method: 'GET', url: '/api/users', headers: user.auth })).statusCode, 200, 'cached as valid')
   t.equal((await first.inject({ method: 'DELETE', url: '/api/tokens', headers: user.auth })).statusCode, 204)
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  t.equal((await second.inject({ method: 'GET', url: '/api/users', headers: user.auth })).statusCode, 401)
+  // Well within the 60 s the token would otherwise stay cached.
+  await waitFor(async () => (await second.inject({ method: 'GET', url: '/api/users', headers: user.auth })).statusCode === 401, 3000, 'a 401')
+  t.pass('refused')
 })
 
 t.test('signing out marks the user offline and publishes it', async (t) => {
@@ -79,7 +78,7 @@ t.test('signing out marks the user offline and publishes it', async (t) => {
   const user = await createUser(app)
   t.equal(await online(app, user), true)
   const before = (await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).updatedAt
-  const events = await listenForEvents(t)
+  const events = await eventsFromNow(app)
   t.equal((await app.inject({ method: 'DELETE', url: '/api/tokens', headers: user.auth })).statusCode, 204)
   t.equal(await online(app, user), false)
   t.ok((await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).updatedAt >= before, 'updated_at bumped')

@@ -5,7 +5,7 @@ import { WebSocket } from 'ws'
 import type { ConfigInput } from '../../plugins/config'
 import { publishEvent, type EventClass } from '../../plugins/events'
 import { buildPush, type PushOptions } from '../../services/push/app'
-import { testEnv } from '../helper'
+import { testEnv, waitFor } from '../helper'
 
 export interface TestPush { app: FastifyInstance, url: string }
 
@@ -114,8 +114,6 @@ export async function connect (t: Test, url: string, options: { since?: number, 
   return client
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
 // Polls until `check` holds (for state written asynchronously, such as presence rows).
 // The backends of this database that are listening (their last statement was a LISTEN), but the caller's.
 export async function listeningBackends (db: { query: (text: string) => Promise<{ rows: Array<{ pid: number }> }> }): Promise<number[]> {
@@ -124,10 +122,7 @@ export async function listeningBackends (db: { query: (text: string) => Promise<
   return rows.map((r) => r.pid)
 }
 
+// Polls a yes/no check until yes; fails after ms.
 export async function eventually (check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
-    await sleep(25)
-  }
+  await waitFor(check, ms, `a condition, for ${ms} ms`)
 }

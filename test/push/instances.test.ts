@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApi, createUser } from '../helper'
 import { buildTestWorker } from '../worker/helper'
-import { connect, startTestPush, type TestClient } from './helper'
+import { connect, eventually, startTestPush, type TestClient } from './helper'
 
 async function messageSources (client: TestClient, count: number): Promise<{ seqs: number[], sources: string[] }> {
   const seqs: number[] = []
@@ -21,6 +21,9 @@ t.test('api, worker and two push instances on one database: every event reaches 
   const a = await startTestPush(t)
   const b = await startTestPush(t)
   const user = await createUser(api)
+  // The sign-up's events broadcast everywhere first, so no client starts before or after them.
+  const { rows: [{ max }] } = await api.pg.query<{ max: string }>('SELECT max(seq) AS max FROM events')
+  await eventually(async () => a.app.push.stream.lastSeq >= Number(max) && b.app.push.stream.lastSeq >= Number(max))
   const clients = [await connect(t, a.url), await connect(t, a.url), await connect(t, b.url), await connect(t, b.url)]
   const sources = Array.from({ length: 20 }, (_, i) => `message ${i}`)
   // Posted concurrently: the order is the commit order, the same for everyone.

@@ -106,8 +106,12 @@ t.test('an instance taken for dead puts its connections back, and their users on
   client.send({ type: 'ping_user', token: user.token, ref: 1 })
   await client.nextMatching((f) => f.ref === 1)
   // As another instance does to one that missed its heartbeats; the sweeper then finds the user unheld.
-  await api.pg.query('DELETE FROM push_instances WHERE id = $1', [app.push.presence.instanceId])
-  t.equal((await markUsersOffline(api.prisma, { userIds: [user.id], liveWithinSeconds: 2 })).length, 1)
+  // Repeated, since a heartbeat landing between the two puts the connection back first.
+  await eventually(async () => {
+    await api.pg.query('DELETE FROM push_instances WHERE id = $1', [app.push.presence.instanceId])
+    return (await markUsersOffline(api.prisma, { userIds: [user.id], liveWithinSeconds: 2 })).length === 1
+  })
+  t.notOk(await isOnline(api, user.id), 'taken offline')
 
   await eventually(async () => await connectionCount(api, user.id) === 1 && await isOnline(api, user.id))
   t.pass('the next heartbeat restored the connection row and the user is online')
@@ -147,7 +151,7 @@ t.test('heartbeats drop a peer that stops answering pings, and its user goes off
   const started = Date.now()
   const { code } = await dead.closed
   t.equal(code, 1006, 'cut without a close handshake')
-  t.ok(Date.now() - started < 3500, 'within two heartbeat periods')
+  t.ok(Date.now() - started < 4500, 'within two heartbeat periods, and slack for a busy machine')
   await eventually(async () => !await isOnline(app, user.id))
   t.equal(app.push.connections.size, 0)
 })

@@ -24,13 +24,14 @@ async function startWorkerProcess (env: object): Promise<ChildProcess> {
   return child
 }
 
-// Starts a worker process and waits until its post job blocks on a lock (`lockFilter`, a pg_locks
-// condition); returns the process and the blocked backend's pid.
-async function startBlockedWorker (t: Test, env: object, pool: pg.Pool, lockFilter: string): Promise<{ child: ChildProcess, blocked: number }> {
+// Starts a worker process and waits until its post job blocks on a lock the `locker` session holds;
+// returns the process and the blocked backend's pid (pg_locks spans the server: other tests wait too).
+async function startBlockedWorker (t: Test, env: object, pool: pg.Pool, locker: pg.PoolClient): Promise<{ child: ChildProcess, blocked: number }> {
+  const { rows: [{ pid: lockerPid }] } = await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
   const child = await startWorkerProcess(env)
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const blocked = await waitFor(async () => {
-    const { rows } = await pool.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE ${lockFilter} AND NOT granted`)
+    const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_locks WHERE NOT granted AND $1 = ANY(pg_blocking_pids(pid))', [lockerPid])
     return rows[0]?.pid
   }, 20000, 'the job to block mid-transaction')
   return { child, blocked }
@@ -69,7 +70,7 @@ t.test('a worker SIGKILLed in the middle of a post job: after a restart, one mes
   const locker = await pool.connect()
   await locker.query('BEGIN')
   await locker.query('SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE', [taskId])
-  const { child, blocked } = await startBlockedWorker(t, env, pool, 'true')
+  const { child, blocked } = await startBlockedWorker(t, env, pool, locker)
   t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'survives a crash'"), 0, 'nothing committed yet')
 
   // The dead worker's transaction is rolled back by PostgreSQL once its connection is found gone.
@@ -101,7 +102,7 @@ t.test('a worker SIGKILLed with its COMMIT already sent: the post lands whole or
   await locker.query('SELECT pg_advisory_lock($1)', [PUBLISH_LOCK])
   const posted = await app.inject({ method: 'POST', url: '/api/messages', headers: user.auth, payload: { source } })
   t.equal(posted.statusCode, 202)
-  const { child, blocked } = await startBlockedWorker(t, env, pool, "locktype = 'advisory'")
+  const { child, blocked } = await startBlockedWorker(t, env, pool, locker)
   await killWorker(child, blocked, pool, async () => {
     await locker.query('SELECT pg_advisory_unlock($1)', [PUBLISH_LOCK])
     locker.release()

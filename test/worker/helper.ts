@@ -2,6 +2,7 @@ import type { Test } from 'tap'
 import pg from 'pg'
 import { buildWorker, type Worker, type WorkerOptions } from '../../services/worker/main'
 import { testEnv } from '../helper'
+export { waitFor } from '../helper'
 import type { ConfigInput } from '../../plugins/config'
 
 // A started worker on this test file's database, stopped when the test ends.
@@ -18,16 +19,6 @@ export async function testPool (t: Test): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: String(env.DATABASE_URL), max: 3 })
   t.teardown(() => pool.end())
   return pool
-}
-
-export async function waitFor<T> (check: () => Promise<T | null | undefined | false>, timeoutMs = 10000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== null && value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 export const count = async (pool: pg.Pool, sql: string, values: unknown[] = []): Promise<number> =>
