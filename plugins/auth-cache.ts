@@ -23,6 +23,8 @@ export class AuthCache {
   private readonly users = new Map<number, { row: UserRow, at: number }>()
   // Bumped on every user change, so a read that raced a change is not remembered.
   private userEpoch = 0
+  // Bumped on every revocation, so a token read that raced one is not remembered.
+  private revocations = 0
   private listening = false
   private unsubscribe: () => void = () => {}
 
@@ -49,8 +51,11 @@ export class AuthCache {
     return entry.userId
   }
 
-  rememberToken (jti: string, userId: number, expiresAt: number): void {
-    if (!this.listening) return
+  get tokenEpoch (): number { return this.revocations }
+
+  // `epoch` as it was before the token's row was read: a revocation since then may be missing from it.
+  rememberToken (jti: string, userId: number, expiresAt: number, epoch: number): void {
+    if (!this.listening || epoch !== this.revocations) return
     if (this.tokens.size >= this.maxEntries) this.tokens.clear()
     this.tokens.set(jti, { userId, expiresAt: Math.min(expiresAt, Date.now() + this.ttlMs) })
   }
@@ -84,13 +89,17 @@ export class AuthCache {
 
   forget (announcement: string): void {
     const [kind, id] = announcement.split(':')
-    if (kind === 'token') this.tokens.delete(id)
-    else if (kind === 'offline') this.seen.delete(Number(id))
-    else if (kind === 'changed') {
+    if (kind === 'token') {
+      this.revocations++
+      this.tokens.delete(id)
+    } else if (kind === 'offline') {
+      this.seen.delete(Number(id))
+    } else if (kind === 'changed') {
       this.userEpoch++
       this.users.delete(Number(id))
     } else if (kind === 'user') {
       const userId = Number(id)
+      this.revocations++
       this.seen.delete(userId)
       for (const [jti, entry] of this.tokens) if (entry.userId === userId) this.tokens.delete(jti)
     }
@@ -98,6 +107,7 @@ export class AuthCache {
 
   private clear (): void {
     this.userEpoch++
+    this.revocations++
     this.tokens.clear()
     this.seen.clear()
     this.users.clear()

@@ -84,9 +84,10 @@ export default fp(async (fastify) => {
     const userId = Number(claims.sub)
     if (typeof claims.jti !== 'string' || !isUuid(claims.jti) || !Number.isSafeInteger(userId)) return null
     if (cache.userForToken(claims.jti) !== userId) {
+      const epoch = cache.tokenEpoch
       const { rows } = await fastify.pg.query<{ expiresAt: string }>({ ...liveTokenQuery, values: [claims.jti, userId] })
       if (rows.length === 0) return null
-      cache.rememberToken(claims.jti, userId, Number(rows[0].expiresAt))
+      cache.rememberToken(claims.jti, userId, Number(rows[0].expiresAt), epoch)
     }
     return { user: { id: userId }, tokenId: claims.jti }
   })

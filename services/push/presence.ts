@@ -17,6 +17,9 @@ export class InstancePresence {
   private readonly tied = new Map<number, Set<string>>()
   private timer: NodeJS.Timeout | undefined
   private stopped = false
+  // When a beat last reached the database, and whether one is running (a slow one is not overlapped).
+  private lastBeatAt = 0
+  private beating = false
   // Per-user chains keep one user's tie/untie writes in order on this instance.
   private readonly chains = new Map<number, Promise<unknown>>()
 
@@ -35,7 +38,11 @@ export class InstancePresence {
   async start (): Promise<void> {
     await this.beat()
     this.timer = setInterval(() => {
-      this.beat().catch((err: Error) => this.log.warn({ err }, 'push: instance heartbeat failed'))
+      if (this.beating) return
+      this.beating = true
+      this.beat()
+        .catch((err: Error) => this.log.warn({ err }, 'push: instance heartbeat failed'))
+        .finally(() => { this.beating = false })
     }, this.heartbeatMs)
     this.timer.unref()
   }
@@ -47,11 +54,13 @@ export class InstancePresence {
              ON CONFLICT (id) DO UPDATE SET heartbeat_at = now() RETURNING (xmax = 0) AS inserted`,
       values: [this.instanceId],
     })
-    // Another instance removed us as dead (this process was paused): put our connections back,
-    // and our users online again if the sweeper took them offline meanwhile.
-    if (rows[0].inserted && this.tied.size > 0) {
-      for (const [userId, connections] of this.tied) {
-        for (const connectionId of connections) await markUserOnline(this.prisma, userId, { connectionId, instanceId: this.instanceId })
+    // Taken for dead meanwhile: our row was removed by another instance, or our beats stopped long
+    // enough for a sweeper to skip our connections. Put them back, and their users online again.
+    const missed = rows[0].inserted || Date.now() - this.lastBeatAt >= 2 * this.heartbeatMs
+    this.lastBeatAt = Date.now()
+    if (missed) {
+      for (const [userId, connections] of [...this.tied]) {
+        for (const connectionId of [...connections]) await this.reassert(userId, connectionId)
       }
     }
     // Instances gone for much longer than the offline timeout are dead: forget them and their connections.
@@ -77,6 +86,14 @@ export class InstancePresence {
       let connections = this.tied.get(userId)
       if (connections === undefined) this.tied.set(userId, connections = new Set())
       connections.add(connectionId)
+      await markUserOnline(this.prisma, userId, { connectionId, instanceId: this.instanceId })
+    })
+  }
+
+  // In the user's order, so a connection closed meanwhile is not written back.
+  private reassert (userId: number, connectionId: string): Promise<void> {
+    return this.serial(userId, async () => {
+      if (this.stopped || this.tied.get(userId)?.has(connectionId) !== true) return
       await markUserOnline(this.prisma, userId, { connectionId, instanceId: this.instanceId })
     })
   }

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createHmac, randomUUID } from 'node:crypto'
-import { TEST_SECRET, basic, buildTestApi, createUser } from '../helper'
+import { TEST_SECRET, basic, buildTestApi, createUser, waitFor } from '../helper'
+import { tokenRevoked, userTokensRevoked } from '../../plugins/auth-cache'
 
 const b64 = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 function jwt (payload: object, secret = TEST_SECRET, header: object = { alg: 'HS256', typ: 'JWT' }): string {
@@ -103,4 +104,23 @@ t.test('forged, expired, revoked and wrongly signed tokens are refused', async (
     t.equal(res.headers['www-authenticate'], 'Bearer realm="Authentication Required"')
   }
   t.equal((await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })).statusCode, 200, 'the real token works')
+})
+
+t.test('a token read that raced a revocation is not cached as valid', async (t) => {
+  const app = await buildTestApi(t)
+  const user = await createUser(app)
+  const later = Date.now() + 60_000
+  const jti = randomUUID()
+  await waitFor(async () => {
+    app.authCache.rememberToken(jti, user.id, later, app.authCache.tokenEpoch)
+    return app.authCache.userForToken(jti) === user.id
+  }, 5000, 'the cache to listen')
+  for (const notice of [tokenRevoked(jti), userTokensRevoked(user.id)]) {
+    app.authCache.forget(notice)
+    // The token's row was read before the revocation committed; its answer comes after the notice.
+    const readAt = app.authCache.tokenEpoch
+    app.authCache.forget(notice)
+    app.authCache.rememberToken(jti, user.id, later, readAt)
+    t.equal(app.authCache.userForToken(jti), null, `not remembered across ${notice.split(':')[0]}`)
+  }
 })

@@ -117,6 +117,27 @@ t.test('an instance taken for dead puts its connections back, and their users on
   t.pass('the next heartbeat restored the connection row and the user is online')
 })
 
+t.test('an instance whose beats failed long enough to be skipped by the sweeper puts its users back online', async (t) => {
+  const api = await buildTestApi(t)
+  const { app, url } = await startTestPush(t, { OFFLINE_AFTER_SECONDS: 2 })
+  const user = await createUser(api)
+  const client = await connect(t, url)
+  client.send({ type: 'ping_user', token: user.token, ref: 1 })
+  await client.nextMatching((f) => f.ref === 1)
+  // The database refuses this instance's beats (as in an outage) until its heartbeat is stale.
+  await api.pg.query(`CREATE FUNCTION refuse_beat() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'beat refused'; END $$`)
+  await api.pg.query('CREATE TRIGGER refuse_beat BEFORE UPDATE ON push_instances FOR EACH ROW EXECUTE FUNCTION refuse_beat()')
+  const instance = app.push.presence.instanceId
+  await eventually(async () => (await api.pg.query("SELECT 1 FROM push_instances WHERE id = $1 AND heartbeat_at < now() - interval '2 seconds'", [instance])).rows.length === 1)
+  t.equal((await markUsersOffline(api.prisma, { userIds: [user.id], liveWithinSeconds: 2 })).length, 1, 'the sweeper took the user offline')
+
+  await api.pg.query('DROP TRIGGER refuse_beat ON push_instances')
+  await eventually(async () => await isOnline(api, user.id))
+  t.pass('the first beat that got through put the user online again')
+  t.equal(await connectionCount(api, user.id), 1)
+})
+
 t.test('an offline flip waits for a connection being recorded elsewhere, then sees it', async (t) => {
   const api = await buildTestApi(t)
   const user = await createUser(api)
