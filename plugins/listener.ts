@@ -15,12 +15,22 @@ export class Notifications {
   private connected = false
   private closed = false
   private timer: NodeJS.Timeout | undefined
+  private checker: NodeJS.Timeout | undefined
+  private checking = false
   private readonly channels = new Map<string, Set<Subscriber>>()
   // Channels the current client listens to.
   private readonly listening = new Set<string>()
 
-  // `report` hears of a lost connection and of a subscriber's exception.
-  constructor (private readonly databaseUrl: string, private readonly report: (err: Error, what: string) => void = () => {}, private readonly retryMs = 1000) {}
+  private readonly retryMs: number
+  private readonly checkMs: number
+
+  // `report` hears of a lost connection and of a subscriber's exception. `checkMs`: how often the
+  // connection must answer a query, since a peer gone without a reset (a NAT timeout) sends no error.
+  constructor (private readonly databaseUrl: string, private readonly report: (err: Error, what: string) => void = () => {},
+    { retryMs = 1000, checkMs = 30_000 }: { retryMs?: number, checkMs?: number } = {}) {
+    this.retryMs = retryMs
+    this.checkMs = checkMs
+  }
 
   // Connects on the first subscription; returns the unsubscribe.
   subscribe (channel: string, subscriber: Subscriber): () => void {
@@ -53,7 +63,11 @@ export class Notifications {
   }
 
   private connect (): void {
-    const next = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true })
+    if (this.checker === undefined) {
+      this.checker = setInterval(() => this.check(), this.checkMs)
+      this.checker.unref()
+    }
+    const next = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true, keepAliveInitialDelayMillis: 10_000 })
     this.client = next
     this.listening.clear()
     next.on('notification', (msg) => {
@@ -78,6 +92,23 @@ export class Notifications {
     if (this.client === client) this.listening.add(channel)
   }
 
+  // A query unanswered within checkMs means the connection is dead, however quiet it stayed.
+  private check (): void {
+    const client = this.client
+    if (client === null || !this.connected || this.checking) return
+    this.checking = true
+    let timer: NodeJS.Timeout | undefined
+    const silent = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`LISTEN connection did not answer within ${this.checkMs} ms`)), this.checkMs)
+    })
+    Promise.race([client.query('SELECT 1'), silent])
+      .catch((err: Error) => this.retry(client, err))
+      .finally(() => {
+        clearTimeout(timer)
+        this.checking = false
+      })
+  }
+
   // Only the current client's failure counts: a replaced one's late errors change nothing.
   private retry (failed: pg.Client, err: Error): void {
     if (this.client !== failed) return
@@ -93,11 +124,13 @@ export class Notifications {
   async close (): Promise<void> {
     this.closed = true
     clearTimeout(this.timer)
+    clearInterval(this.checker)
     const last = this.client
     this.client = null
     this.connected = false
     last?.removeAllListeners('end')
-    await last?.end().catch(() => {})
+    // A healthy server answers the goodbye at once; a silent one must not hold up shutdown.
+    await Promise.race([last?.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
   }
 }
 

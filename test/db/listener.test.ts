@@ -1,5 +1,6 @@
 import t from 'tap'
 import pg from 'pg'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Notifications } from '../../plugins/listener'
 import { testDatabase } from '../helper'
 import { eventually, listeningBackends as listeners } from '../push/helper'
@@ -21,7 +22,7 @@ t.test('every channel shares one connection, which reconnects and tells its subs
   await db.connect()
   t.teardown(() => db.end())
   const reports: string[] = []
-  const notifications = new Notifications(url, (_err, what) => reports.push(what), 50)
+  const notifications = new Notifications(url, (_err, what) => reports.push(what), { retryMs: 50 })
   t.teardown(() => notifications.close())
 
   const a = recorder()
@@ -57,4 +58,59 @@ t.test('every channel shares one connection, which reconnects and tells its subs
   t.same(a.seen, ['one', 'four'], 'notifications flow after the reconnect')
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.same(late.seen, ['three'], 'an unsubscribed subscriber hears nothing more')
+})
+
+// A TCP relay to the database that can go silent on its open connections without closing them,
+// as a NAT that dropped them would; new connections still go through.
+async function silenceableRelay (t: Parameters<typeof testDatabase>[0], url: string): Promise<{ url: string, silence: () => void }> {
+  const target = new URL(url)
+  const pairs: Array<[Socket, Socket]> = []
+  const server = createServer((inbound) => {
+    const outbound = connect(Number(target.port), target.hostname)
+    inbound.pipe(outbound).pipe(inbound)
+    inbound.on('error', () => outbound.destroy())
+    outbound.on('error', () => inbound.destroy())
+    pairs.push([inbound, outbound])
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const pair of pairs) for (const socket of pair) socket.destroy()
+    server.close()
+  })
+  const relayed = new URL(url)
+  relayed.hostname = '127.0.0.1'
+  relayed.port = String((server.address() as AddressInfo).port)
+  return {
+    url: relayed.toString(),
+    silence: () => {
+      for (const [inbound, outbound] of pairs.splice(0)) {
+        inbound.unpipe(outbound)
+        outbound.unpipe(inbound)
+        inbound.pause()
+        outbound.pause()
+      }
+    },
+  }
+}
+
+t.test('a connection that goes silent without an error is found dead and replaced', async (t) => {
+  const url = await testDatabase(t)
+  const db = new pg.Client({ connectionString: url })
+  await db.connect()
+  t.teardown(() => db.end())
+  const relay = await silenceableRelay(t, url)
+  const reports: string[] = []
+  const notifications = new Notifications(relay.url, (_err, what) => reports.push(what), { retryMs: 50, checkMs: 200 })
+  t.teardown(() => notifications.close())
+  const a = recorder()
+  notifications.subscribe('chan_a', a.subscriber)
+  await eventually(async () => a.connects === 1)
+
+  relay.silence()
+  await db.query("SELECT pg_notify('chan_a', 'lost')")
+  await eventually(async () => a.connects === 2)
+  t.same(reports, ['LISTEN connection lost; reconnecting'], 'noticed by the check, with no error from the socket')
+  await db.query("SELECT pg_notify('chan_a', 'after')")
+  await eventually(async () => a.seen.includes('after'))
+  t.notOk(a.seen.includes('lost'), 'what was sent into the silence never came (subscribers catch up on connect)')
 })
