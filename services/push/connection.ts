@@ -52,7 +52,8 @@ export class PushConnection implements Subscriber {
   // The tie of userId's connection: a ping_user is acknowledged only once it holds.
   private tied: Promise<void> = Promise.resolve()
   private tokens: number
-  private refilledAt = Date.now()
+  // Monotonic, so a wall-clock step back cannot drain every bucket.
+  private refilledAt = performance.now()
   private dropped = 0
   private closed = false
 
@@ -175,6 +176,10 @@ export class PushConnection implements Subscriber {
     setTimeout(() => this.socket.terminate(), SLOW_CLOSE_GRACE_MS).unref()
   }
 
+  fail (): void {
+    this.close(INTERNAL_ERROR, 'Delivery failed; reconnect with since')
+  }
+
   close (code: number, reason: string): void {
     if (this.socket.readyState === WebSocket.OPEN) this.socket.close(code, reason)
   }
@@ -200,7 +205,7 @@ export class PushConnection implements Subscriber {
   // A token bucket of PUSH_FRAMES_PER_SECOND: the first frame over it gets an error, a flood gets closed.
   private takeFrameToken (): boolean {
     const rate = this.ctx.framesPerSecond
-    const now = Date.now()
+    const now = performance.now()
     this.tokens = Math.min(rate, this.tokens + (now - this.refilledAt) * rate / 1000)
     this.refilledAt = now
     if (this.tokens >= 1) {

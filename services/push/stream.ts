@@ -7,7 +7,11 @@ import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'
 
 // Something that takes the event stream: a socket, in practice. `wire` is the batch already
 // framed for the wire, to write in one go when the subscriber wants all of it.
-export interface Subscriber { deliver: (frames: EventFrame[], wire: Buffer) => void }
+export interface Subscriber {
+  deliver: (frames: EventFrame[], wire: Buffer) => void
+  // Called when deliver threw: the subscriber may have missed frames and must not go on silently.
+  fail: (err: Error) => void
+}
 
 const START_TIMEOUT_MS = 15000
 // Waits before retrying a failed read, growing while failures repeat.
@@ -103,7 +107,16 @@ export class EventStream {
   private broadcast (frames: EventFrame[]): void {
     this.lastSeq = frames[frames.length - 1].seq
     const wire = wireFrames(frames)
-    for (const subscriber of this.subscribers) subscriber.deliver(frames, wire)
+    for (const subscriber of this.subscribers) {
+      // One subscriber's bug must not cost the others this batch (lastSeq has moved past it).
+      try {
+        subscriber.deliver(frames, wire)
+      } catch (err) {
+        this.log.error({ err }, 'push: delivering to a subscriber failed')
+        this.remove(subscriber)
+        subscriber.fail(err as Error)
+      }
+    }
   }
 
   private retry (again: () => void): void {

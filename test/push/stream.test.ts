@@ -129,3 +129,17 @@ t.test('a malformed since is refused before the upgrade', async (t) => {
     await t.rejects(connect(t, `${url}?since=${encodeURIComponent(since)}`), /400/, since)
   }
 })
+
+t.test('a subscriber that throws is dropped and told; the others still get the batch', async (t) => {
+  const { app, url } = await startTestPush(t)
+  const failures: string[] = []
+  // Ahead of the client in delivery order.
+  app.push.stream.add({ deliver: () => { throw new Error('subscriber bug') }, fail: (err) => failures.push(err.message) })
+  const client = await connect(t, url)
+  const first = await publish(app, 'Message', message(1))
+  t.same(await takeEvents(client, 1), [first], 'delivered past the failing subscriber')
+  t.same(failures, ['subscriber bug'])
+  const second = await publish(app, 'Message', message(2))
+  t.same(await takeEvents(client, 1), [second])
+  t.same(failures, ['subscriber bug'], 'dropped: not called again')
+})

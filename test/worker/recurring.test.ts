@@ -49,9 +49,11 @@ t.test('prune: old events and tasks, dead push instances', async (t) => {
   const app = await buildTestApi(t)
   const pool = await testPool(t)
   const user = await createUser(app)
+  // created_at is when an event's transaction began, so an old one can follow a recent one in seq.
+  await pool.query("INSERT INTO events (class, model) VALUES ('User', '{}')")
   await pool.query("INSERT INTO events (class, model, created_at) VALUES ('User', '{}', now() - interval '2 hours')")
   const oldSeq = (await pool.query('SELECT max(seq) AS seq FROM events')).rows[0].seq
-  await pool.query("INSERT INTO events (class, model) VALUES ('User', '{}')")
+  const { rows: [{ seq: recentSeq }] } = await pool.query("INSERT INTO events (class, model) VALUES ('User', '{}') RETURNING seq")
   const dead = randomUUID()
   const alive = randomUUID()
   await pool.query("INSERT INTO push_instances (id, heartbeat_at) VALUES ($1, now() - interval '1 hour'), ($2, now())", [dead, alive])
@@ -62,8 +64,8 @@ t.test('prune: old events and tasks, dead push instances', async (t) => {
   await pool.query("INSERT INTO tasks (id, user_id, kind, updated_at) VALUES ($1, $2, 'post_message', now() - interval '2 hours')", [pendingTask, user.id])
 
   await buildTestWorker(t, { EVENT_RETENTION_SECONDS: 3600, OFFLINE_AFTER_SECONDS: 60 })
-  await waitFor(async () => await count(pool, 'SELECT 1 FROM events WHERE seq = $1', [oldSeq]) === 0, 10000, 'the prune')
-  t.ok(await count(pool, 'SELECT 1 FROM events') >= 1, 'recent events kept')
+  await waitFor(async () => await count(pool, 'SELECT 1 FROM events WHERE seq <= $1', [oldSeq]) === 0, 10000, 'the prune')
+  t.same((await pool.query('SELECT seq FROM events')).rows.map((r) => r.seq), [recentSeq], 'what is kept starts after the old event: no gap for a replay')
   await waitFor(async () => await count(pool, 'SELECT 1 FROM push_instances WHERE id = $1', [dead]) === 0, 5000, 'the dead instance')
   t.equal(await count(pool, 'SELECT 1 FROM push_connections WHERE instance_id = $1', [dead]), 0, 'its connections went with it')
   t.equal(await count(pool, 'SELECT 1 FROM push_instances WHERE id = $1', [alive]), 1)

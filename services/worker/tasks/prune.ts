@@ -8,8 +8,10 @@ const BATCH = 5000
 
 // Deletes in batches so no statement holds locks for long on a big table.
 const statements = [
-  // The event stream keeps EVENT_RETENTION_SECONDS; older `since` positions get a reset.
-  'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE created_at < now() - make_interval(secs => $1) ORDER BY seq LIMIT $2)',
+  // The event stream keeps EVENT_RETENTION_SECONDS; older `since` positions get a reset. Up to the
+  // newest old event by seq, so what is kept has no holes (created_at is when a transaction began).
+  `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= (
+     SELECT max(seq) FROM events WHERE created_at < now() - make_interval(secs => $1)) ORDER BY seq LIMIT $2)`,
   // Finished tasks are answered for as long as events are kept.
   `DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE status IN ('done', 'failed') AND updated_at < now() - make_interval(secs => $1) LIMIT $2)`,
 ]
