@@ -1,11 +1,12 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
 import { WebSocket } from 'ws'
 import type { FastifyInstance } from 'fastify'
 import { markUsersOffline } from '../../plugins/presence'
-import { buildTestApi, createUser, testEnv } from '../helper'
+import { buildTestApi, createUser, testEnv, type TestUser } from '../helper'
+import type { ConfigInput } from '../../plugins/config'
 import { TestClient, connect, eventually, startTestPush, type Frame } from './helper'
 import { buildTestWorker } from '../worker/helper'
 
@@ -19,6 +20,17 @@ const connectionCount = async (app: FastifyInstance, userId: number): Promise<nu
 
 const userEvent = (id: number, online: boolean) => (frame: Frame): boolean =>
   frame.type === 'updated_model' && frame.class === 'User' && frame.model?.id === id && frame.model?.online === online
+
+// An api, a push instance, and a user tied to one of its sockets.
+async function tiedUser (t: Test, overrides: ConfigInput = {}): Promise<{ api: FastifyInstance, app: FastifyInstance, user: TestUser, client: TestClient }> {
+  const api = await buildTestApi(t)
+  const { app, url } = await startTestPush(t, overrides)
+  const user = await createUser(api)
+  const client = await connect(t, url)
+  client.send({ type: 'ping_user', token: user.token, ref: 1 })
+  t.equal((await client.nextMatching((f) => f.ref === 1)).type, 'ack', 'tied')
+  return { api, app, user, client }
+}
 
 t.test('ping_user ties the connection to the user and marks them online', async (t) => {
   const api = await buildTestApi(t)
@@ -99,12 +111,7 @@ t.test('a ping_user whose tie failed is tied by the next one, not acknowledged u
 })
 
 t.test('an instance taken for dead puts its connections back, and their users online', async (t) => {
-  const api = await buildTestApi(t)
-  const { app, url } = await startTestPush(t, { OFFLINE_AFTER_SECONDS: 2 })
-  const user = await createUser(api)
-  const client = await connect(t, url)
-  client.send({ type: 'ping_user', token: user.token, ref: 1 })
-  await client.nextMatching((f) => f.ref === 1)
+  const { api, app, user } = await tiedUser(t, { OFFLINE_AFTER_SECONDS: 2 })
   // As another instance does to one that missed its heartbeats; the sweeper then finds the user unheld.
   // Repeated, since a heartbeat landing between the two puts the connection back first.
   await eventually(async () => {
@@ -118,12 +125,7 @@ t.test('an instance taken for dead puts its connections back, and their users on
 })
 
 t.test('an instance whose beats failed long enough to be skipped by the sweeper puts its users back online', async (t) => {
-  const api = await buildTestApi(t)
-  const { app, url } = await startTestPush(t, { OFFLINE_AFTER_SECONDS: 2 })
-  const user = await createUser(api)
-  const client = await connect(t, url)
-  client.send({ type: 'ping_user', token: user.token, ref: 1 })
-  await client.nextMatching((f) => f.ref === 1)
+  const { api, app, user } = await tiedUser(t, { OFFLINE_AFTER_SECONDS: 2 })
   // The database refuses this instance's beats (as in an outage) until its heartbeat is stale.
   await api.pg.query(`CREATE FUNCTION refuse_beat() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN RAISE EXCEPTION 'beat refused'; END $$`)
@@ -178,12 +180,7 @@ t.test('heartbeats drop a peer that stops answering pings, and its user goes off
 })
 
 t.test('graceful shutdown: close code 1001, instance row removed', async (t) => {
-  const api = await buildTestApi(t)
-  const { app, url } = await startTestPush(t)
-  const user = await createUser(api)
-  const client = await connect(t, url)
-  client.send({ type: 'ping_user', token: user.token, ref: 1 })
-  await client.nextMatching((f) => f.type === 'ack')
+  const { api, app, user, client } = await tiedUser(t)
   const instance = app.push.presence.instanceId
   await app.close()
   const { code } = await client.closed
