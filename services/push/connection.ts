@@ -176,6 +176,7 @@ export class PushConnection implements Subscriber {
     setTimeout(() => this.socket.terminate(), SLOW_CLOSE_GRACE_MS).unref()
   }
 
+  // Dropped from the stream after a delivery bug: it may lack frames, so it reconnects with since.
   fail (): void {
     this.close(INTERNAL_ERROR, 'Delivery failed; reconnect with since')
   }
