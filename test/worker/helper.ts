@@ -2,8 +2,9 @@ import type { Test } from 'tap'
 import pg from 'pg'
 import { buildWorker, type Worker, type WorkerOptions } from '../../services/worker/main'
 import { testEnv } from '../helper'
-export { waitFor } from '../helper'
 import type { ConfigInput } from '../../plugins/config'
+
+export { waitFor } from '../helper'
 
 // A started worker on this test file's database, stopped when the test ends.
 export async function buildTestWorker (t: Test, overrides: ConfigInput = {}, options: Omit<WorkerOptions, 'env'> = {}): Promise<Worker> {
