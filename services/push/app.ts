@@ -15,7 +15,11 @@ import { queuePostMessage, validateMessageSource } from '../../plugins/tasks'
 export interface PushOptions extends ServiceOptions {
   // How post_message frames reach the worker; by default the worker's own posting function.
   posting?: MessagePosting | null
+  // The newest events held in memory for replays (a reconnect storm then costs no queries).
+  replayMemory?: { frames: number, bytes: number }
 }
+
+const REPLAY_MEMORY = { frames: 1000, bytes: 4 * 1024 * 1024 }
 
 // Sockets still open this long after the 1001 close frames were sent are cut.
 const SHUTDOWN_GRACE_MS = 2000
@@ -48,7 +52,7 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
   const app = base.withTypeProvider<TypeBoxTypeProvider>()
   const { config, log } = app
 
-  const stream = new EventStream(app.pg, app.notifications, log)
+  const stream = new EventStream(app.pg, app.notifications, log, options.replayMemory ?? REPLAY_MEMORY)
   const presence = new InstancePresence(app.pg, app.prisma, { offlineAfterSeconds: config.OFFLINE_AFTER_SECONDS }, log)
   const ctx: PushContext = {
     stream,

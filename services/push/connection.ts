@@ -75,6 +75,13 @@ export class PushConnection implements Subscriber {
       return
     }
     this.lastSeq = since
+    const held = this.ctx.stream.recent.after(since)
+    if (held !== null) {
+      // All of it still in memory: written and subscribed in one go, so nothing falls in between.
+      this.sendNewer(held)
+      this.ctx.stream.add(this)
+      return
+    }
     this.pending = []
     // Subscribed before the replay reads, so every event is in the replay, the pending frames, or both.
     this.ctx.stream.add(this)

@@ -4,6 +4,7 @@ import { EVENTS_CHANNEL } from '../../plugins/events'
 import type { Notifications } from '../../plugins/listener'
 import { wireFrames, type EventFrame } from './frames'
 import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'
+import { RecentFrames } from './recent'
 
 // Something that takes the event stream: a socket, in practice. `wire` is the batch already
 // framed for the wire, to write in one go when the subscriber wants all of it.
@@ -34,7 +35,13 @@ export class EventStream {
   private failures = 0
   private retryTimer: NodeJS.Timeout | undefined
 
-  constructor (private readonly pool: pg.Pool, private readonly notifications: Notifications, private readonly log: FastifyBaseLogger) {}
+  // The newest frames, for replays from memory.
+  readonly recent: RecentFrames
+
+  constructor (private readonly pool: pg.Pool, private readonly notifications: Notifications, private readonly log: FastifyBaseLogger,
+    memory: { frames: number, bytes: number }) {
+    this.recent = new RecentFrames(memory.frames, memory.bytes)
+  }
 
   // Resolves once listening and positioned at the newest event, so no later event is missed.
   start (): Promise<void> {
@@ -57,6 +64,7 @@ export class EventStream {
               positioning = false
               if (this.closed || this.started) return
               this.lastSeq = seq
+              this.recent.startAt(seq)
               this.started = true
               this.failures = 0
               clearTimeout(timer)
@@ -106,6 +114,7 @@ export class EventStream {
 
   private broadcast (frames: EventFrame[]): void {
     this.lastSeq = frames[frames.length - 1].seq
+    this.recent.add(frames)
     const wire = wireFrames(frames)
     for (const subscriber of this.subscribers) {
       // One subscriber's bug must not cost the others this batch (lastSeq has moved past it).

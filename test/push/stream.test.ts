@@ -25,54 +25,62 @@ t.test('live events arrive in seq order as updated_model frames', async (t) => {
   t.same(await client.drain(100), [], 'nothing else')
 })
 
-t.test('since replays what came after it, then live, with no gap and no duplicate', async (t) => {
-  const { app, url } = await startTestPush(t)
-  const seqs: number[] = []
-  for (let i = 0; i < 5; i++) seqs.push(await publish(app, 'Message', message(i)))
-  const client = await connect(t, url, { since: seqs[1] })
-  t.same(await takeEvents(client, 3), seqs.slice(2))
-  const live = await publish(app, 'Message', message(5))
-  t.same(await takeEvents(client, 1), [live])
-  t.same(await client.drain(100), [])
+// Replays are served from the instance's memory of recent events when they can be, else from the database.
+const DATABASE_ONLY = { replayMemory: { frames: 0, bytes: 0 } }
+const replaySources = [['memory first', {}], ['database only', DATABASE_ONLY]] as const
 
-  const upToDate = await connect(t, url, { since: live })
-  const next = await publish(app, 'Message', message(6))
-  t.same(await takeEvents(upToDate, 1), [next], 'a client already up to date gets only new events')
-})
+for (const [source, extra] of replaySources) {
+  t.test(`since replays what came after it, then live, with no gap and no duplicate (${source})`, async (t) => {
+    const { app, url } = await startTestPush(t, {}, extra)
+    const seqs: number[] = []
+    for (let i = 0; i < 5; i++) seqs.push(await publish(app, 'Message', message(i)))
+    const client = await connect(t, url, { since: seqs[1] })
+    t.same(await takeEvents(client, 3), seqs.slice(2))
+    const live = await publish(app, 'Message', message(5))
+    t.same(await takeEvents(client, 1), [live])
+    t.same(await client.drain(100), [])
 
-t.test('replay over several pages while events are published concurrently', async (t) => {
-  const { app, url } = await startTestPush(t)
-  // A long history, written directly (no NOTIFY needed for the past).
-  await app.pg.query(`INSERT INTO events (class, model) SELECT 'Message', jsonb_build_object('id', i) FROM generate_series(1, 1200) i`)
-  const { rows } = await app.pg.query<{ seq: string }>('SELECT min(seq)::text AS seq FROM events')
-  const oldest = Number(rows[0].seq)
+    const upToDate = await connect(t, url, { since: live })
+    const next = await publish(app, 'Message', message(6))
+    t.same(await takeEvents(upToDate, 1), [next], 'a client already up to date gets only new events')
+  })
 
-  let publishing = true
-  const publisher = (async () => {
-    let n = 0
-    while (publishing && n < 400) await publish(app, 'Message', message(10000 + n++))
-  })()
-  const sinces = [oldest - 1, oldest + 100, oldest + 700, oldest + 1150]
-  const clients: Array<{ since: number, client: TestClient }> = []
-  for (const since of sinces) {
-    clients.push({ since, client: await connect(t, url, { since }) })
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  publishing = false
-  await publisher
-  const { rows: all } = await app.pg.query<{ seq: string }>('SELECT e.seq::text AS seq FROM events e ORDER BY e.seq')
-  const every = all.map((r) => Number(r.seq))
-  for (const { since, client } of clients) {
-    const expected = every.filter((seq) => seq > since)
-    const got = await takeEvents(client, expected.length)
-    t.same(got, expected, `since ${since}: every event after it exactly once, in order`)
-    t.same(await client.drain(50), [], `since ${since}: nothing more`)
-  }
-})
+  t.test(`replay over several pages while events are published concurrently (${source})`, async (t) => {
+    const { app, url } = await startTestPush(t, {}, extra)
+    // A long history, written directly (no NOTIFY needed for the past).
+    await app.pg.query(`INSERT INTO events (class, model) SELECT 'Message', jsonb_build_object('id', i) FROM generate_series(1, 1200) i`)
+    const { rows } = await app.pg.query<{ seq: string }>('SELECT min(seq)::text AS seq FROM events')
+    const oldest = Number(rows[0].seq)
+
+    let publishing = true
+    const publisher = (async () => {
+      let n = 0
+      while (publishing && n < 400) await publish(app, 'Message', message(10000 + n++))
+    })()
+    const sinces = [oldest - 1, oldest + 100, oldest + 700, oldest + 1150]
+    const clients: Array<{ since: number, client: TestClient }> = []
+    for (const since of sinces) {
+      clients.push({ since, client: await connect(t, url, { since }) })
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    publishing = false
+    await publisher
+    const { rows: all } = await app.pg.query<{ seq: string }>('SELECT e.seq::text AS seq FROM events e ORDER BY e.seq')
+    const every = all.map((r) => Number(r.seq))
+    for (const { since, client } of clients) {
+      const expected = every.filter((seq) => seq > since)
+      const got = await takeEvents(client, expected.length)
+      t.same(got, expected, `since ${since}: every event after it exactly once, in order`)
+      t.same(await client.drain(50), [], `since ${since}: nothing more`)
+    }
+  })
+
+}
 
 t.test('reset when since is older than what is kept, or from another history', async (t) => {
-  const { app, url } = await startTestPush(t)
+  // The database's retention is the point here: nothing served from memory.
+  const { app, url } = await startTestPush(t, {}, DATABASE_ONLY)
   const seqs: number[] = []
   for (let i = 0; i < 4; i++) seqs.push(await publish(app, 'Message', message(i)))
   // The pruning job removes old events.
@@ -142,4 +150,20 @@ t.test('a subscriber that throws is dropped and told; the others still get the b
   const second = await publish(app, 'Message', message(2))
   t.same(await takeEvents(client, 1), [second])
   t.same(failures, ['subscriber bug'], 'dropped: not called again')
+})
+
+t.test('a since within the recent events is replayed from memory, older ones from the database', async (t) => {
+  const { app, url } = await startTestPush(t, {}, { replayMemory: { frames: 3, bytes: 1 << 20 } })
+  const seqs: number[] = []
+  for (let i = 0; i < 5; i++) seqs.push(await publish(app, 'Message', message(i)))
+  await eventually(async () => app.push.stream.lastSeq === seqs[4])
+  // With the table out of reach, only memory can answer.
+  await app.pg.query('ALTER TABLE events RENAME TO events_away')
+  const recent = await connect(t, url, { since: seqs[1] })
+  t.same(await takeEvents(recent, 3), seqs.slice(2), 'the last three, from memory')
+  const older = await connect(t, url, { since: seqs[0] })
+  t.equal((await older.closed).code, 1011, 'older than memory: the database was asked, and failed')
+  await app.pg.query('ALTER TABLE events_away RENAME TO events')
+  const again = await connect(t, url, { since: seqs[0] })
+  t.same(await takeEvents(again, 4), seqs.slice(1), 'and answers once it can')
 })
