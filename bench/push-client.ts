@@ -11,7 +11,10 @@ export type Command =
   | { cmd: 'trim', count: number }
   | { cmd: 'fanout', rounds: number }
   | { cmd: 'stream', url: string, token: string, rate: number, seconds: number, warmup: number }
+  | { cmd: 'storm', url: string, count: number, replay: boolean }
   | { cmd: 'exit' }
+
+export interface StormResult { ready: number[], live: number[] }
 
 const OPEN_IN_FLIGHT = 500
 const POSTS_PER_SOCKET = 10
@@ -124,12 +127,62 @@ async function stream (url: string, token: string, rate: number, seconds: number
   return { latencies, first, expected, sent: total - untimed }
 }
 
+const STORM_HISTORY = 50
+
+// `count` sockets connect at once, as when another instance shuts down; with `replay`, each asks
+// for the last STORM_HISTORY events. Timed: each until it has them (or is open), and meanwhile
+// live events, one at a time, until every socket already open has each.
+async function storm (url: string, count: number, replay: boolean): Promise<StormResult> {
+  const marker = Buffer.from('"bench-history"')
+  const first = Number(await publish({ id: 0, source: 'bench-history' }))
+  for (let i = 1; i < STORM_HISTORY; i++) await publish({ id: i, source: 'bench-history' })
+  const target = replay ? `${url}?since=${first - 1}` : url
+  const ready: number[] = []
+  const arrivals: FrameReader[] = []
+  const t0 = performance.now()
+  const connecting = (async () => {
+    const one = async (): Promise<void> => {
+      let got = 0
+      const reader = await FrameReader.connect(target, (data, at) => {
+        if (data.indexOf(marker) !== -1 && ++got === STORM_HISTORY) ready.push(at - t0)
+      })
+      if (!replay) ready.push(performance.now() - t0)
+      arrivals.push(reader)
+    }
+    for (let opened = 0; opened < count; opened += OPEN_IN_FLIGHT) {
+      await Promise.all(Array.from({ length: Math.min(OPEN_IN_FLIGHT, count - opened) }, one))
+    }
+  })()
+  const live: number[] = []
+  for (let i = 0; ready.length < count && performance.now() - t0 < 30000; i++) {
+    const tag = Buffer.from(`"bench-live ${i}"`)
+    let n = 0
+    const sentAt = performance.now()
+    const done = new Promise<void>((resolve) => {
+      onFrame = (data, at) => {
+        if (data.indexOf(tag) !== -1 && ++n === sockets.length) {
+          live.push(at - sentAt)
+          resolve()
+        }
+      }
+    })
+    await publish({ id: i, source: `bench-live ${i}` })
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5000))])
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  onFrame = () => {}
+  await connecting
+  await Promise.all(arrivals.map((reader) => reader.close()))
+  return { ready, live }
+}
+
 async function handle (command: Command): Promise<unknown> {
   switch (command.cmd) {
     case 'open': await open(command.url, command.count); return { open: sockets.length }
     case 'trim': await trim(command.count); return { open: sockets.length }
     case 'fanout': return fanout(command.rounds)
     case 'stream': return stream(command.url, command.token, command.rate, command.seconds, command.warmup)
+    case 'storm': return storm(command.url, command.count, command.replay)
     case 'exit':
       closing = true
       for (const socket of sockets) socket.terminate()

@@ -10,7 +10,7 @@ import { resolve } from 'node:path'
 import { benchDatabase } from './database'
 import { buildApi } from '../services/api/app'
 import { buildWorker } from '../services/worker/main'
-import type { Command } from './push-client'
+import type { Command, StormResult } from './push-client'
 
 const PORT = 5463
 const SOCKETS = Number(process.env.BENCH_PUSH_SOCKETS ?? 10_000)
@@ -21,6 +21,7 @@ const RATE_SOCKETS = 1000
 const RATE_SECONDS = 10
 // Posted at the same rate before the timed seconds, like the fan-out's untimed first round.
 const RATE_WARMUP_SECONDS = 1
+const STORM_SOCKETS = 3000
 // Per process: N sockets plus the database and the runtime; capped by the hard limit when not root.
 const OPEN_FILES = 65536
 const ROOT = resolve(__dirname, '..')
@@ -147,6 +148,10 @@ export async function benchPush (): Promise<Array<Record<string, string | number
       console.error(`post to first socket p50 / p99 (ms): ${percentile(posted.first, 50).toFixed(1)} / ${percentile(posted.first, 99).toFixed(1)}`)
     }
 
+    // (d) a reconnect storm next to those 1,000: plain connects (the baseline), then the same replaying.
+    const plain = await client.run<StormResult>({ cmd: 'storm', url, count: STORM_SOCKETS, replay: false })
+    const replayed = await client.run<StormResult>({ cmd: 'storm', url, count: STORM_SOCKETS, replay: true })
+
     const ms = (n: number): string => `${n.toFixed(1)} ms`
     const kb = perSocket / 1024
     const fanP50 = percentile(fan.last, 50)
@@ -161,6 +166,10 @@ export async function benchPush (): Promise<Array<Record<string, string | number
       { benchmark: `push post_message→worker→delivery p50 (${RATE} msg/s, ${RATE_SOCKETS} sockets)`, result: ms(percentile(posted.latencies, 50)), target: '', ok: '' },
       { benchmark: `push post_message→worker→delivery p99 (${RATE} msg/s, ${RATE_SOCKETS} sockets)`, result: ms(postP99), target: '≤ 50 ms', ok: yes(postP99 <= 50) },
       { benchmark: 'push post deliveries received / expected', result: `${posted.latencies.length} / ${posted.expected}`, target: 'all', ok: yes(posted.latencies.length === posted.expected) },
+      { benchmark: `push storm: ${STORM_SOCKETS} connect at once, last one open`, result: ms(Math.max(...plain.ready)), target: '', ok: '' },
+      { benchmark: `push storm: ${STORM_SOCKETS} reconnect with since (50 back), last one caught up`, result: `${ms(Math.max(...replayed.ready))} (${(Math.max(...replayed.ready) / Math.max(...plain.ready)).toFixed(2)}× plain)`, target: '', ok: '' },
+      { benchmark: 'push storm: live delivery to the 1000 open, p99 plain / replaying', result: `${ms(percentile(plain.live, 99))} / ${ms(percentile(replayed.live, 99))}`, target: '', ok: '' },
+      { benchmark: 'push storm: sockets caught up / expected', result: `${replayed.ready.length} / ${STORM_SOCKETS}`, target: 'all', ok: yes(replayed.ready.length === STORM_SOCKETS) },
     ]
   } finally {
     await client?.stop()
