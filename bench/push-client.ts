@@ -153,8 +153,22 @@ async function storm (url: string, count: number, replay: boolean): Promise<Stor
       await Promise.all(Array.from({ length: Math.min(OPEN_IN_FLIGHT, count - opened) }, one))
     }
   })()
+  // Held until the live loop ends, so a failed connect must not go unhandled meanwhile.
+  let failed: Error | null = null
+  connecting.catch((err: Error) => { failed = err })
+  try {
+    return { ready, live: await liveWhile(() => failed === null && ready.length < count && performance.now() - t0 < 30000) }
+  } finally {
+    await connecting.catch(() => {})
+    await Promise.all(arrivals.map((reader) => reader.close()))
+    if (failed !== null) throw failed
+  }
+}
+
+// Live events, one at a time, each timed until every socket already open has it, while `go()`.
+async function liveWhile (go: () => boolean): Promise<number[]> {
   const live: number[] = []
-  for (let i = 0; ready.length < count && performance.now() - t0 < 30000; i++) {
+  for (let i = 0; go(); i++) {
     const tag = Buffer.from(`"bench-live ${i}"`)
     let n = 0
     const sentAt = performance.now()
@@ -171,9 +185,7 @@ async function storm (url: string, count: number, replay: boolean): Promise<Stor
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
   onFrame = () => {}
-  await connecting
-  await Promise.all(arrivals.map((reader) => reader.close()))
-  return { ready, live }
+  return live
 }
 
 async function handle (command: Command): Promise<unknown> {

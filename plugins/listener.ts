@@ -100,6 +100,7 @@ export class Notifications {
     let timer: NodeJS.Timeout | undefined
     const silent = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`LISTEN connection did not answer within ${this.checkMs} ms`)), this.checkMs)
+      timer.unref()
     })
     Promise.race([client.query('SELECT 1'), silent])
       .catch((err: Error) => this.retry(client, err))

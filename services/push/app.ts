@@ -19,7 +19,9 @@ export interface PushOptions extends ServiceOptions {
   replayMemory?: { frames: number, bytes: number }
 }
 
-const REPLAY_MEMORY = { frames: 1000, bytes: 4 * 1024 * 1024 }
+// At most a quarter of a socket's buffer limit, as the database replay's pages: written at once, a
+// replay from memory can never get its client closed as slow.
+const replayMemory = (maxBufferBytes: number): { frames: number, bytes: number } => ({ frames: 1000, bytes: Math.floor(maxBufferBytes / 4) })
 
 // Sockets still open this long after the 1001 close frames were sent are cut.
 const SHUTDOWN_GRACE_MS = 2000
@@ -52,7 +54,7 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
   const app = base.withTypeProvider<TypeBoxTypeProvider>()
   const { config, log } = app
 
-  const stream = new EventStream(app.pg, app.notifications, log, options.replayMemory ?? REPLAY_MEMORY)
+  const stream = new EventStream(app.pg, app.notifications, log, options.replayMemory ?? replayMemory(config.PUSH_MAX_BUFFER_BYTES))
   const presence = new InstancePresence(app.pg, app.prisma, { offlineAfterSeconds: config.OFFLINE_AFTER_SECONDS }, log)
   const ctx: PushContext = {
     stream,

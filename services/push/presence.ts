@@ -17,9 +17,12 @@ export class InstancePresence {
   private readonly tied = new Map<number, Set<string>>()
   private timer: NodeJS.Timeout | undefined
   private stopped = false
-  // When a beat last reached the database, and whether one is running (a slow one is not overlapped).
-  private lastBeatAt = 0
-  private beating = false
+  // When the last beat that got through was sent, and the beat running (a slow one is not overlapped).
+  private lastBeatSentAt = 0
+  private beating: Promise<void> | null = null
+  // Our connection rows are owed to the database (we were taken for dead), and are being restored.
+  private owed = false
+  private restoring = false
   // Per-user chains keep one user's tie/untie writes in order on this instance.
   private readonly chains = new Map<number, Promise<unknown>>()
 
@@ -38,16 +41,16 @@ export class InstancePresence {
   async start (): Promise<void> {
     await this.beat()
     this.timer = setInterval(() => {
-      if (this.beating) return
-      this.beating = true
-      this.beat()
+      if (this.beating !== null) return
+      this.beating = this.beat()
         .catch((err: Error) => this.log.warn({ err }, 'push: instance heartbeat failed'))
-        .finally(() => { this.beating = false })
+        .finally(() => { this.beating = null })
     }, this.heartbeatMs)
     this.timer.unref()
   }
 
   private async beat (): Promise<void> {
+    const sentAt = Date.now()
     const { rows } = await this.pool.query<{ inserted: boolean }>({
       name: 'push-instance-beat',
       text: `INSERT INTO push_instances (id) VALUES ($1)
@@ -56,13 +59,9 @@ export class InstancePresence {
     })
     // Taken for dead meanwhile: our row was removed by another instance, or our beats stopped long
     // enough for a sweeper to skip our connections. Put them back, and their users online again.
-    const missed = rows[0].inserted || Date.now() - this.lastBeatAt >= 2 * this.heartbeatMs
-    this.lastBeatAt = Date.now()
-    if (missed) {
-      for (const [userId, connections] of [...this.tied]) {
-        for (const connectionId of [...connections]) await this.reassert(userId, connectionId)
-      }
-    }
+    if (rows[0].inserted || sentAt - this.lastBeatSentAt >= 2 * this.heartbeatMs) this.owed = true
+    this.lastBeatSentAt = sentAt
+    if (this.owed) this.restore()
     // Instances gone for much longer than the offline timeout are dead: forget them and their connections.
     await this.pool.query({
       name: 'push-instance-forget-dead',
@@ -88,6 +87,22 @@ export class InstancePresence {
       connections.add(connectionId)
       await markUserOnline(this.prisma, userId, { connectionId, instanceId: this.instanceId })
     })
+  }
+
+  // Beside the beats, which must go on meanwhile; what fails is owed again, for the next beat.
+  private restore (): void {
+    if (this.restoring) return
+    this.restoring = true
+    this.owed = false
+    const all = async (): Promise<void> => {
+      for (const [userId, connections] of [...this.tied]) {
+        for (const connectionId of [...connections]) await this.reassert(userId, connectionId)
+      }
+    }
+    all().catch((err: Error) => {
+      this.owed = true
+      this.log.warn({ err }, 'push: restoring connection rows failed; retrying at the next beat')
+    }).finally(() => { this.restoring = false })
   }
 
   // In the user's order, so a connection closed meanwhile is not written back.
@@ -116,7 +131,8 @@ export class InstancePresence {
   async stop (): Promise<void> {
     this.stopped = true
     clearInterval(this.timer)
-    await Promise.allSettled([...this.chains.values()])
+    // A beat still running would write our row back after the delete below.
+    await Promise.allSettled([this.beating, ...this.chains.values()])
     await this.pool.query('DELETE FROM push_instances WHERE id = $1', [this.instanceId])
   }
 }

@@ -1,5 +1,8 @@
 import type { EventFrame } from './frames'
 
+// Put in place of a dropped frame until the array is compacted, so its bytes are freed at once.
+const DROPPED: EventFrame = { seq: 0, data: Buffer.alloc(0) }
+
 // The newest frames this instance broadcast, so a client back from a short break (or moved here by
 // another instance's shutdown) is replayed from memory: a reconnect storm then costs no queries.
 // Every event after `from` up to the newest broadcast is held, in seq order.
@@ -27,7 +30,8 @@ export class RecentFrames {
       this.bytes += frame.data.length
     }
     while (this.head < this.frames.length && (this.frames.length - this.head > this.maxFrames || this.bytes > this.maxBytes)) {
-      const dropped = this.frames[this.head++]
+      const dropped = this.frames[this.head]
+      this.frames[this.head++] = DROPPED
       this.bytes -= dropped.data.length
       this.from = dropped.seq
     }

@@ -123,7 +123,11 @@ export class EventStream {
       } catch (err) {
         this.log.error({ err }, 'push: delivering to a subscriber failed')
         this.remove(subscriber)
-        subscriber.fail(err as Error)
+        try {
+          subscriber.fail(err as Error)
+        } catch (failed) {
+          this.log.error({ err: failed }, 'push: closing a failed subscriber failed')
+        }
       }
     }
   }
