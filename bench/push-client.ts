@@ -50,30 +50,40 @@ async function trim (count: number): Promise<void> {
 
 const publish = (model: object): Promise<bigint> => database().prisma.$transaction((tx) => publishEvent(tx, 'Message', model))
 
+let tagged = 0
+// Publishes one event, timed from just before its transaction until every open socket has it
+// (null after 5 s); `each` hears each arrival. The tag's closing quote keeps "x 1" from matching "x 10".
+async function toEverySocket (kind: string, each: (ms: number) => void = () => {}): Promise<number | null> {
+  const source = `bench-${kind} ${tagged++}`
+  const tag = Buffer.from(`"${source}"`)
+  let count = 0
+  const t0 = performance.now()
+  const done = new Promise<number>((resolve) => {
+    onFrame = (data, at) => {
+      if (data.indexOf(tag) === -1) return
+      each(at - t0)
+      if (++count === sockets.length) resolve(at - t0)
+    }
+  })
+  await publish({ id: tagged, source })
+  let timer: NodeJS.Timeout | undefined
+  const last = await Promise.race([done, new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), 5000) })])
+  clearTimeout(timer)
+  onFrame = () => {}
+  return last
+}
+
 // One event per round to every socket: the time until the last socket has it, and each arrival.
 async function fanout (rounds: number): Promise<{ last: number[], each: number[] }> {
   const last: number[] = []
   const each: number[] = []
-  const marker = Buffer.from('bench-fanout')
   // Round 0 warms up (the first transaction connects and prepares); it is not counted.
   for (let round = 0; round <= rounds; round++) {
-    let count = 0
-    const t0 = performance.now()
-    const done = new Promise<void>((resolve) => {
-      onFrame = (data, at) => {
-        if (data.indexOf(marker) === -1) return
-        if (round > 0) each.push(at - t0)
-        if (++count === sockets.length) {
-          if (round > 0) last.push(at - t0)
-          resolve()
-        }
-      }
-    })
-    await publish({ id: round, source: 'bench-fanout', html: 'bench-fanout' })
-    await done
+    const ms = await toEverySocket('fanout', (arrival) => { if (round > 0) each.push(arrival) })
+    if (ms === null) throw new Error(`fan-out round ${round}: not every socket got the event`)
+    if (round > 0) last.push(ms)
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
-  onFrame = () => {}
   return { last, each }
 }
 
@@ -168,23 +178,11 @@ async function storm (url: string, count: number, replay: boolean): Promise<Stor
 // Live events, one at a time, each timed until every socket already open has it, while `go()`.
 async function liveWhile (go: () => boolean): Promise<number[]> {
   const live: number[] = []
-  for (let i = 0; go(); i++) {
-    const tag = Buffer.from(`"bench-live ${i}"`)
-    let n = 0
-    const sentAt = performance.now()
-    const done = new Promise<void>((resolve) => {
-      onFrame = (data, at) => {
-        if (data.indexOf(tag) !== -1 && ++n === sockets.length) {
-          live.push(at - sentAt)
-          resolve()
-        }
-      }
-    })
-    await publish({ id: i, source: `bench-live ${i}` })
-    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5000))])
+  while (go()) {
+    const ms = await toEverySocket('live')
+    if (ms !== null) live.push(ms)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
-  onFrame = () => {}
   return live
 }
 

@@ -114,7 +114,6 @@ export async function connect (t: Test, url: string, options: { since?: number, 
   return client
 }
 
-// Polls until `check` holds (for state written asynchronously, such as presence rows).
 // The backends of this database that are listening (their last statement was a LISTEN), but the caller's.
 export async function listeningBackends (db: { query: (text: string) => Promise<{ rows: Array<{ pid: number }> }> }): Promise<number[]> {
   const { rows } = await db.query(
@@ -122,7 +121,7 @@ export async function listeningBackends (db: { query: (text: string) => Promise<
   return rows.map((r) => r.pid)
 }
 
-// Polls a yes/no check until yes; fails after ms.
+// Polls a yes/no check until yes (state written asynchronously, such as presence rows); fails after ms.
 export async function eventually (check: () => Promise<boolean>, ms = 5000): Promise<void> {
   await waitFor(check, ms, `a condition, for ${ms} ms`)
 }

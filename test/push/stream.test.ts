@@ -75,7 +75,6 @@ for (const [source, extra] of replaySources) {
       t.same(await client.drain(50), [], `since ${since}: nothing more`)
     }
   })
-
 }
 
 t.test('reset when since is older than what is kept, or from another history', async (t) => {

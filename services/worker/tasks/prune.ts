@@ -1,5 +1,5 @@
+import type pg from 'pg'
 import { scheduleNext, withExclusiveLock } from '../recurring'
-import type { Pool } from 'pg'
 import type { TaskFactory } from '../context'
 
 export const PRUNE = 'prune'
@@ -19,7 +19,7 @@ const PRUNE_TASKS = `DELETE FROM tasks WHERE id IN (
 const PRUNE_INSTANCES = 'DELETE FROM push_instances WHERE heartbeat_at < now() - make_interval(secs => $1)'
 
 // In batches, so no statement holds locks for long on a big table.
-async function deleteInBatches (pool: Pool, text: string, bound: unknown): Promise<void> {
+async function deleteInBatches (pool: pg.Pool, text: string, bound: unknown): Promise<void> {
   for (;;) {
     const { rowCount } = await pool.query(text, [bound, BATCH])
     if ((rowCount ?? 0) < BATCH) return
