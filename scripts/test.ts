@@ -1,6 +1,7 @@
 // `npm test`: builds a migrated template database (on DATABASE_URL's server, or an
 // embedded throwaway PostgreSQL), then runs tap; each test file clones the template.
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { resolve } from 'node:path'
 import pg from 'pg'
 import { migrate } from '../plugins/migrations'
@@ -24,11 +25,14 @@ async function main (): Promise<number> {
     url.pathname = `/${TEMPLATE}`
     await migrate(url.toString())
     const args = process.argv.slice(2)
-    const result = spawnSync(resolve(__dirname, '..', 'node_modules', '.bin', 'tap'), args, {
+    // Not spawnSync: a blocked event loop stops draining the embedded server's log pipe,
+    // and PostgreSQL then hangs writing its log (checkpoints first, then every DROP DATABASE).
+    const tap = spawn(resolve(__dirname, '..', 'node_modules', '.bin', 'tap'), args, {
       stdio: 'inherit',
       env: { ...process.env, FLACK_TEST_ADMIN_URL: adminUrl, FLACK_TEST_TEMPLATE: TEMPLATE },
     })
-    return result.status ?? 1
+    const [code] = await once(tap, 'exit') as [number | null]
+    return code ?? 1
   } finally {
     await stop()
   }
