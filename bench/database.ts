@@ -1,6 +1,6 @@
 import pg from 'pg'
-import { startEmbeddedPostgres } from '../plugins/embedded-postgres'
-import { migrate } from '../plugins/migrations'
+import { startEmbeddedPostgres } from '../lib/embedded-postgres'
+import { migrate } from '../lib/migrations'
 
 export interface BenchDatabase { url: string, stop: () => Promise<void> }
 

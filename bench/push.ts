@@ -9,7 +9,7 @@ import { freePort, waitForPort } from '../test/support/net'
 import { resolve } from 'node:path'
 import { benchDatabase } from './database'
 import { buildApi } from '../services/api/app'
-import { buildWorker } from '../services/worker/main'
+import { buildWorker } from '../services/worker/app'
 import type { Command, StormResult } from './push-client'
 
 const PORT = 5463

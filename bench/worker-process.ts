@@ -1,6 +1,6 @@
 // Child process of bench/worker.ts: the real api (role `api`) or worker (role `worker`) on the given database.
 import { buildApi } from '../services/api/app'
-import { buildWorker } from '../services/worker/main'
+import { buildWorker } from '../services/worker/app'
 
 async function main (): Promise<void> {
   const [role, databaseUrl] = process.argv.slice(2)

@@ -7,7 +7,7 @@ import { resolve } from 'node:path'
 import pg from 'pg'
 import { benchDatabase } from './database'
 import { pacedLoad, percentile } from './paced'
-import { buildWorker } from '../services/worker/main'
+import { buildWorker } from '../services/worker/app'
 
 const RATE = 200
 const DURATION_SECONDS = 15

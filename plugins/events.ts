@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Transaction } from './database'
-import { announce, userChanged } from './auth-cache'
-import { messageJson, userJson, type MessageRow, type UserRow } from './models'
+import { announce, userChanged } from '../lib/auth-cache'
+import { messageJson, userJson, type MessageRow, type UserRow } from '../lib/models'
 
 export const EVENTS_CHANNEL = 'flack_events'
 // Serialises publishers so seq order equals commit order: a reader that has seen

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import type { Notifications } from './listener'
-import { TASKS_CHANNEL } from './tasks'
+import type { Notifications } from './notifications'
+import { TASKS_CHANNEL } from '../lib/tasks'
 
 // Holds `Prefer: wait` requests until their task ends: the job's final transaction runs
 // pg_notify(flack_tasks, <task id>), and the process's LISTEN connection wakes the waiters.

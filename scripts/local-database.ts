@@ -1,4 +1,4 @@
-import { startEmbeddedPostgres } from '../plugins/embedded-postgres'
+import { startEmbeddedPostgres } from '../lib/embedded-postgres'
 
 export interface LocalDatabase { url: string, embedded: boolean, stop: () => Promise<void> }
 

@@ -1,5 +1,5 @@
 // `npm run migrate` (and the Procfile's release line): apply pending migrations.
-import { migrate } from '../plugins/migrations'
+import { migrate } from '../lib/migrations'
 import { localDatabase } from './local-database'
 
 async function main (): Promise<void> {

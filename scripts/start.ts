@@ -1,11 +1,11 @@
 // `npm start`: the whole system in one process — database (embedded unless
 // DATABASE_URL is set), migrations, then the api, worker and push services.
 import closeWithGrace from 'close-with-grace'
-import { migrate } from '../plugins/migrations'
-import type { Closeable } from '../plugins/run-service'
+import { migrate } from '../lib/migrations'
+import type { Closeable } from '../lib/run-service'
 import { localDatabase } from './local-database'
 import { startApi } from '../services/api/server'
-import { startWorker } from '../services/worker/main'
+import { startWorker } from '../services/worker/server'
 import { startPush } from '../services/push/server'
 
 async function main (): Promise<void> {

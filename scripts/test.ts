@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { resolve } from 'node:path'
 import pg from 'pg'
-import { migrate } from '../plugins/migrations'
-import { startEmbeddedPostgres } from '../plugins/embedded-postgres'
+import { migrate } from '../lib/migrations'
+import { startEmbeddedPostgres } from '../lib/embedded-postgres'
 
 export const TEMPLATE = 'flack_test_template'
 

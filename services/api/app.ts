@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import swagger from '@fastify/swagger'
-import { buildService, type ServiceOptions } from '../../plugins/service'
+import { buildService, type ServiceOptions } from '../../lib/service'
 import users from './routes/users'
 import tokens from './routes/tokens'
 import stats from './routes/stats'

@@ -1,8 +1,8 @@
 import { Type } from 'typebox'
 import { ErrorSchema } from '../../plugins/errors'
-import { NICKNAME_PATTERN } from '../../plugins/models'
+import { NICKNAME_PATTERN } from '../../lib/models'
 
-export { UserSchema, MessageSchema } from '../../plugins/models'
+export { UserSchema, MessageSchema } from '../../lib/models'
 
 // Unix seconds and database ids, bounded so no value can overflow a column.
 export const Id = Type.Integer({ minimum: 1, maximum: 2147483647 })

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApi } from './app'
-import { runService } from '../../plugins/run-service'
+import { runService } from '../../lib/run-service'
 
 export async function startApi (env: NodeJS.ProcessEnv): Promise<FastifyInstance> {
   const app = await buildApi({ env })

@@ -3,14 +3,14 @@ import websocket from '@fastify/websocket'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { WebSocket } from 'ws'
-import { buildService, type ServiceOptions } from '../../plugins/service'
+import { buildService, type ServiceOptions } from '../../lib/service'
 import { httpError } from '../../plugins/errors'
 import { EventStream } from './stream'
 import { InstancePresence } from './presence'
 import { GOING_AWAY, PushConnection, type PushContext } from './connection'
 import { originCheck } from './origins'
 import type { MessagePosting } from './posting'
-import { queuePostMessage, validateMessageSource } from '../../plugins/tasks'
+import { queuePostMessage, validateMessageSource } from '../../lib/tasks'
 
 export interface PushOptions extends ServiceOptions {
   // How post_message frames reach the worker; by default the worker's own posting function.

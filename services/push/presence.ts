@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Prisma } from '../../plugins/database'
-import { markUserOnline, markUsersOffline } from '../../plugins/presence'
+import { markUserOnline, markUsersOffline } from '../../lib/presence'
 
 export interface PresenceSettings {
   // A push instance that has not heartbeat for this long no longer keeps its users online.

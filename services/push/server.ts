@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ConfigInput } from '../../plugins/config'
-import { runService } from '../../plugins/run-service'
+import { runService } from '../../lib/run-service'
 import { buildPush } from './app'
 
 // Builds the push service from the environment and listens on PUSH_PORT; close() shuts it down with 1001.

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import { EVENTS_CHANNEL } from '../../plugins/events'
-import type { Notifications } from '../../plugins/listener'
+import type { Notifications } from '../../plugins/notifications'
 import { wireFrames, type EventFrame } from './frames'
 import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'
 import { RecentFrames } from './recent'
@@ -18,7 +18,7 @@ const START_TIMEOUT_MS = 15000
 // Waits before retrying a failed read, growing while failures repeat.
 const RETRY_MS = [100, 500, 2000, 5000]
 
-// On the process's one LISTEN connection (plugins/listener.ts), each notification wakes one
+// On the process's one LISTEN connection (plugins/notifications.ts), each notification wakes one
 // batched read of every event after the last one seen; each frame, serialised once, goes to
 // every subscriber in seq order.
 export class EventStream {

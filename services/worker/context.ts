@@ -3,8 +3,8 @@ import type { JobHelpers, Task } from 'graphile-worker'
 import type { Config } from '../../plugins/config'
 import type { Database, Transaction } from '../../plugins/database'
 import { publishMessage } from '../../plugins/events'
-import type { MessageRow } from '../../plugins/models'
-import { TASKS_CHANNEL } from '../../plugins/tasks'
+import type { MessageRow } from '../../lib/models'
+import { TASKS_CHANNEL } from '../../lib/tasks'
 import type { Previewer } from './link-preview'
 
 // What every task gets: the validated config, the shared database, the link previewer.

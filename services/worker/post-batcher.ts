@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { publishEvents } from '../../plugins/events'
-import { MESSAGE_COLUMNS, messageJson, messageUrl, type MessageRow } from '../../plugins/models'
-import { PREVIEW_LINKS, TASKS_CHANNEL } from '../../plugins/tasks'
+import { MESSAGE_COLUMNS, messageJson, messageUrl, type MessageRow } from '../../lib/models'
+import { PREVIEW_LINKS, TASKS_CHANNEL } from '../../lib/tasks'
 import { asTransaction } from './context'
 
 export interface Post { taskId: string, source: string, html: string, hasLinks: boolean }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApi, createUser, waitFor, type TestUser } from '../helper'
-import { markUsersOffline } from '../../plugins/presence'
+import { markUsersOffline } from '../../lib/presence'
 import type { FastifyInstance } from 'fastify'
 
 // The events published after this call (each test has its own database, so only this test's).

@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildTestApi, createUser } from '../helper'
 import { buildTestWorker, count, refuseMessage, testPool, waitFor } from '../worker/helper'
 import { preferredWait } from '../../services/api/routes/tasks'
-import { queuePostMessage, validateMessageSource } from '../../plugins/tasks'
+import { queuePostMessage, validateMessageSource } from '../../lib/tasks'
 
 t.test('Prefer header parsing', async (t) => {
   t.equal(preferredWait(undefined), null)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createHmac, randomUUID } from 'node:crypto'
 import { TEST_SECRET, basic, buildTestApi, createUser, waitFor } from '../helper'
-import { tokenRevoked, userTokensRevoked } from '../../plugins/auth-cache'
+import { tokenRevoked, userTokensRevoked } from '../../lib/auth-cache'
 
 const b64 = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 function jwt (payload: object, secret = TEST_SECRET, header: object = { alg: 'HS256', typ: 'JWT' }): string {

@@ -3,7 +3,7 @@ import pg from 'pg'
 import { randomUUID } from 'node:crypto'
 import { Prisma } from '../../generated/prisma/client'
 import { createDatabase } from '../../plugins/database'
-import { migrate, readMigrations } from '../../plugins/migrations'
+import { migrate, readMigrations } from '../../lib/migrations'
 import { testDatabase } from '../helper'
 
 // Hand-written SQL must match schema.prisma: every scalar field of every model is

@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import pg from 'pg'
-import { buildWorker, type Worker, type WorkerOptions } from '../../services/worker/main'
+import { buildWorker, type Worker, type WorkerOptions } from '../../services/worker/app'
 import { testEnv } from '../helper'
 import type { ConfigInput } from '../../plugins/config'
 

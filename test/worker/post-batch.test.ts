@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApi, createUser } from '../helper'
 import { buildTestWorker, count, refuseMessage, testPool, waitFor } from './helper'
-import { queuePostMessage } from '../../plugins/tasks'
+import { queuePostMessage } from '../../lib/tasks'
 
 t.test('posts queued together are written in batches, in order, each with its own task response', async (t) => {
   const app = await buildTestApi(t)

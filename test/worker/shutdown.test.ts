@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildWorker } from '../../services/worker/main'
+import { buildWorker } from '../../services/worker/app'
 import { testEnv } from '../helper'
 import { count, testPool, waitFor } from './helper'
 

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
-import { taskUrl } from '../../../plugins/models'
-import { isFinished, readTask, type TaskRow } from '../../../plugins/tasks'
+import { taskUrl } from '../../../lib/models'
+import { isFinished, readTask, type TaskRow } from '../../../lib/tasks'
 import { MessageSchema, NoContent, errors } from '../schemas'
 
 export const MAX_WAIT_SECONDS = 10

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
-import { markUsersOffline } from '../../../plugins/presence'
-import { userChanged, userWentOffline } from '../../../plugins/auth-cache'
+import { markUsersOffline } from '../../../lib/presence'
+import { userChanged, userWentOffline } from '../../../lib/auth-cache'
 import { NoContent, errors } from '../schemas'
 
 export default async function tokens (fastify: FastifyInstance): Promise<void> {

@@ -23,7 +23,7 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ')
 
-// The web client (issue 5): the chat page at `/`, its assets, and where its push socket is.
+// The web client: the chat page at `/`, its assets, and where its push socket is.
 export default async function web (fastify: FastifyInstance): Promise<void> {
   if (!existsSync(CLIENT_BUNDLE)) {
     fastify.log.warn(`web client not built (${CLIENT_BUNDLE} is missing): run \`node scripts/build-client.mjs\``)

@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { MESSAGE_COLUMNS, type MessageRow } from '../../../plugins/models'
-import { PREVIEW_LINKS } from '../../../plugins/tasks'
+import { MESSAGE_COLUMNS, type MessageRow } from '../../../lib/models'
+import { PREVIEW_LINKS } from '../../../lib/tasks'
 import { renderMessage } from '../render'
 import { addJobInTransaction, finishTask, type TaskFactory } from '../context'
 

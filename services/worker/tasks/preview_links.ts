@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { publishMessage } from '../../../plugins/events'
-import { MESSAGE_COLUMNS, type MessageRow } from '../../../plugins/models'
+import { MESSAGE_COLUMNS, type MessageRow } from '../../../lib/models'
 import { previewHtml, renderMessage, type LinkPreview } from '../render'
 import { asTransaction, inTransaction, type TaskFactory } from '../context'
 

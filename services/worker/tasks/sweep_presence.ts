@@ -1,4 +1,4 @@
-import { markUsersOffline } from '../../../plugins/presence'
+import { markUsersOffline } from '../../../lib/presence'
 import { scheduleNext, withExclusiveLock } from '../recurring'
 import type { TaskFactory } from '../context'
 

@@ -1,4 +1,4 @@
-import type { Notifications } from './listener'
+import type { Notifications } from '../plugins/notifications'
 import type { UserRow } from './models'
 
 // Revocations and user changes are announced here so every process drops what it cached.

@@ -1,14 +1,14 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import Ajv from 'ajv'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import configPlugin, { loadConfig, type ConfigInput } from './config'
-import errors from './errors'
-import database from './database'
-import notifications from './listener'
-import events from './events'
-import auth from './auth'
-import stats from './stats'
-import health from './health'
+import configPlugin, { loadConfig, type ConfigInput } from '../plugins/config'
+import errors from '../plugins/errors'
+import database from '../plugins/database'
+import notifications from '../plugins/notifications'
+import events from '../plugins/events'
+import auth from '../plugins/auth'
+import stats from '../plugins/stats'
+import health from '../plugins/health'
 
 export interface ServiceOptions {
   // Settings by environment variable name; validated, never read from process.env here.

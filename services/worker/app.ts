@@ -1,9 +1,8 @@
 import { Logger, run, type LogLevel, type Runner, type TaskList } from 'graphile-worker'
 import { loadConfig, type Config, type ConfigInput } from '../../plugins/config'
 import { createDatabase, createPool, type Database } from '../../plugins/database'
-import type { Closeable } from '../../plugins/run-service'
-import { runService } from '../../plugins/run-service'
-import { EDIT_MESSAGE, POST_MESSAGE, PREVIEW_LINKS } from '../../plugins/tasks'
+import type { Closeable } from '../../lib/run-service'
+import { EDIT_MESSAGE, POST_MESSAGE, PREVIEW_LINKS } from '../../lib/tasks'
 import { createPreviewer } from './link-preview'
 import type { TaskFactory, WorkerContext } from './context'
 import postMessage from './tasks/post_message'
@@ -120,16 +119,3 @@ export function buildWorker (options: WorkerOptions): Worker {
     },
   }
 }
-
-export async function startWorker (env: ConfigInput): Promise<Closeable> {
-  const worker = buildWorker({ env })
-  try {
-    await worker.start()
-  } catch (err) {
-    await worker.close()
-    throw err
-  }
-  return worker
-}
-
-if (require.main === module) runService('worker', () => startWorker(process.env))

@@ -1,7 +1,7 @@
 import t from 'tap'
 import pg from 'pg'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
-import { Notifications } from '../../plugins/listener'
+import { Notifications } from '../../plugins/notifications'
 import { testDatabase } from '../helper'
 import { eventually, listeningBackends as listeners } from '../push/helper'
 

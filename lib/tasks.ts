@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
-import { httpError } from './errors'
-import type { Prisma } from './database'
+import { httpError } from '../plugins/errors'
+import type { Prisma } from '../plugins/database'
 import { isUuid } from './models'
 
 // Asynchronous requests (202 + Location): a `tasks` row per request, and a graphile-worker
