@@ -28,6 +28,21 @@ export async function adminQuery (sql: string): Promise<void> {
   }
 }
 
+// The connections still open on a test database, after a grace period for closes in flight.
+async function connectionsLeftOn (name: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl('postgres') })
+  await client.connect()
+  try {
+    for (let deadline = Date.now() + 3000; ; await new Promise((resolve) => setTimeout(resolve, 50))) {
+      const { rows } = await client.query<{ line: string }>(
+        "SELECT format('%s: %s', state, left(query, 60)) AS line FROM pg_stat_activity WHERE datname = $1", [name])
+      if (rows.length === 0 || Date.now() > deadline) return rows.map((r) => `${name} ${r.line}`)
+    }
+  } finally {
+    await client.end()
+  }
+}
+
 const databases = new WeakMap<TestContext, Promise<string>>()
 const created: string[] = []
 let dropAtEnd = false
@@ -46,7 +61,13 @@ export function testDatabase (t: TestContext): Promise<string> {
       let root: TestContext = t
       while (root.parent !== undefined && root.parent !== null) root = root.parent as TestContext
       root.teardown(async () => {
-        for (const name of created) await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+        const leaks: string[] = []
+        for (const name of created) {
+          leaks.push(...await connectionsLeftOn(name))
+          await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+        }
+        // FORCE would hide a connection the code under test never closed: that is a failure.
+        if (leaks.length > 0) throw new Error(`connections left open when the test ended: ${leaks.join('; ')}`)
       })
     }
   }
@@ -93,4 +114,27 @@ export async function waitFor<T> (check: () => Promise<T | null | undefined | fa
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+}
+
+// Polls a yes/no check until yes (state written asynchronously, such as presence rows); fails after ms.
+export async function eventually (check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  await waitFor(check, ms, `a condition, for ${ms} ms`)
+}
+
+// A plain pg pool on this test file's database, for assertions.
+export async function testPool (t: TestContext): Promise<pg.Pool> {
+  const env = await testEnv(t)
+  const pool = new pg.Pool({ connectionString: String(env.DATABASE_URL), max: 3 })
+  t.teardown(() => pool.end())
+  return pool
+}
+
+export const count = async (pool: pg.Pool, sql: string, values: unknown[] = []): Promise<number> =>
+  Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM (${sql}) q`, values)).rows[0].n)
+
+// The backends of this database that are listening (their last statement was a LISTEN), but the caller's.
+export async function listeningBackends (db: { query: (text: string) => Promise<{ rows: Array<{ pid: number }> }> }): Promise<number[]> {
+  const { rows } = await db.query(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()")
+  return rows.map((r) => r.pid)
 }

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { buildTestApi, createUser } from '../helper'
-import { buildTestWorker, count, testPool, waitFor } from '../worker/helper'
+import { buildTestApi, count, createUser, testPool, waitFor } from '../helper'
+import { buildTestWorker } from '../worker/helper'
 
 const jobsQueued = "SELECT 1 FROM graphile_worker.jobs WHERE task_identifier IN ('post_message', 'edit_message')"
 

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { buildTestApi, createUser } from '../helper'
-import { buildTestWorker, count, refuseMessage, testPool, waitFor } from '../worker/helper'
+import { buildTestApi, count, createUser, testPool, waitFor } from '../helper'
+import { buildTestWorker, refuseMessage } from '../worker/helper'
 import { preferredWait } from '../../services/api/routes/tasks'
 import { queuePostMessage, validateMessageSource } from '../../lib/tasks'
 

@@ -2,8 +2,7 @@ import t from 'tap'
 import pg from 'pg'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Notifications } from '../../plugins/notifications'
-import { testDatabase } from '../helper'
-import { eventually, listeningBackends as listeners } from '../push/helper'
+import { eventually, listeningBackends as listeners, testDatabase } from '../helper'
 
 // What one subscriber saw, in order.
 function recorder (): { seen: string[], connects: number, errors: number, subscriber: Parameters<Notifications['subscribe']>[1] } {

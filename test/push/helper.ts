@@ -113,15 +113,3 @@ export async function connect (t: Test, url: string, options: { since?: number, 
   await client.opened
   return client
 }
-
-// The backends of this database that are listening (their last statement was a LISTEN), but the caller's.
-export async function listeningBackends (db: { query: (text: string) => Promise<{ rows: Array<{ pid: number }> }> }): Promise<number[]> {
-  const { rows } = await db.query(
-    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()")
-  return rows.map((r) => r.pid)
-}
-
-// Polls a yes/no check until yes (state written asynchronously, such as presence rows); fails after ms.
-export async function eventually (check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  await waitFor(check, ms, `a condition, for ${ms} ms`)
-}

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { buildTestApi, createUser } from '../helper'
+import { buildTestApi, createUser, eventually } from '../helper'
 import { buildTestWorker } from '../worker/helper'
-import { connect, eventually, startTestPush, type TestClient } from './helper'
+import { connect, startTestPush, type TestClient } from './helper'
 
 async function messageSources (client: TestClient, count: number): Promise<{ seqs: number[], sources: string[] }> {
   const seqs: number[] = []

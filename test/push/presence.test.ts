@@ -5,9 +5,9 @@ import { resolve } from 'node:path'
 import { WebSocket } from 'ws'
 import type { FastifyInstance } from 'fastify'
 import { markUsersOffline } from '../../lib/presence'
-import { buildTestApi, createUser, testEnv, type TestUser } from '../helper'
+import { buildTestApi, createUser, testEnv, type TestUser, eventually } from '../helper'
 import type { ConfigInput } from '../../plugins/config'
-import { TestClient, connect, eventually, startTestPush, type Frame } from './helper'
+import { TestClient, connect, startTestPush, type Frame } from './helper'
 import { buildTestWorker } from '../worker/helper'
 
 async function isOnline (app: FastifyInstance, id: number): Promise<boolean> {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { Socket } from 'node:net'
-import { connect, eventually, publish, startTestPush } from './helper'
+import { eventually } from '../helper'
+import { connect, publish, startTestPush } from './helper'
 
 t.test('a slow consumer is closed once its buffer passes the limit; a fast one keeps receiving', async (t) => {
   const { app, url } = await startTestPush(t, { PUSH_MAX_BUFFER_BYTES: 65536 })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { publishEvent } from '../../plugins/events'
-import { connect, eventually, listeningBackends, publish, startTestPush, type TestClient } from './helper'
+import { eventually, listeningBackends } from '../helper'
+import { connect, publish, startTestPush, type TestClient } from './helper'
 
 const message = (id: number): object => ({ id, source: `m${id}` })
 

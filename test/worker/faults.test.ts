@@ -4,13 +4,12 @@ import { once } from 'node:events'
 import { resolve } from 'node:path'
 import pg from 'pg'
 import { makeWorkerUtils } from 'graphile-worker'
-import { buildTestApi, createUser, testEnv, TEST_SECRET } from '../helper'
+import { buildTestApi, createUser, testEnv, TEST_SECRET, count, testPool, waitFor } from '../helper'
 import { buildApi } from '../../services/api/app'
 import { buildWorker } from '../../services/worker/app'
 import { startEmbeddedPostgres } from '../../lib/embedded-postgres'
 import { migrate } from '../../lib/migrations'
 import type { ConfigInput } from '../../plugins/config'
-import { count, testPool, waitFor } from './helper'
 
 const PUBLISH_LOCK = 0x666c6163 // plugins/events.ts: taken by every publishing transaction
 const FIXTURE = resolve(__dirname, 'fixtures', 'worker-process.ts')

@@ -4,8 +4,6 @@ import { buildWorker, type Worker, type WorkerOptions } from '../../services/wor
 import { testEnv } from '../helper'
 import type { ConfigInput } from '../../plugins/config'
 
-export { waitFor } from '../helper'
-
 // A started worker on this test file's database, stopped when the test ends.
 export async function buildTestWorker (t: Test, overrides: ConfigInput = {}, options: Omit<WorkerOptions, 'env'> = {}): Promise<Worker> {
   const worker = buildWorker({ ...options, env: await testEnv(t, overrides) })
@@ -13,17 +11,6 @@ export async function buildTestWorker (t: Test, overrides: ConfigInput = {}, opt
   await worker.start()
   return worker
 }
-
-// A plain pg pool on this test file's database, for assertions.
-export async function testPool (t: Test): Promise<pg.Pool> {
-  const env = await testEnv(t)
-  const pool = new pg.Pool({ connectionString: String(env.DATABASE_URL), max: 3 })
-  t.teardown(() => pool.end())
-  return pool
-}
-
-export const count = async (pool: pg.Pool, sql: string, values: unknown[] = []): Promise<number> =>
-  Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM (${sql}) q`, values)).rows[0].n)
 
 // Makes the database refuse to store a message with this source, every time (a poisoned post).
 export async function refuseMessage (pool: pg.Pool, source: string, error = 'refused'): Promise<void> {

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { buildTestApi, createUser } from '../helper'
-import { buildTestWorker, count, refuseMessage, testPool, waitFor } from './helper'
+import { buildTestApi, createUser, count, testPool, waitFor } from '../helper'
+import { buildTestWorker, refuseMessage } from './helper'
 import { queuePostMessage } from '../../lib/tasks'
 
 t.test('posts queued together are written in batches, in order, each with its own task response', async (t) => {

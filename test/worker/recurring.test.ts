@@ -1,7 +1,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { buildTestApi, createUser } from '../helper'
-import { buildTestWorker, count, testPool, waitFor } from './helper'
+import { buildTestApi, createUser, count, testPool, waitFor } from '../helper'
+import { buildTestWorker } from './helper'
 
 const SWEEP_LOCK = 0x666c7377
 

@@ -1,7 +1,6 @@
 import t from 'tap'
 import { buildWorker } from '../../services/worker/app'
-import { testEnv } from '../helper'
-import { count, testPool, waitFor } from './helper'
+import { testEnv, count, testPool, waitFor } from '../helper'
 
 t.test('a stopped worker leaves no job locked: jobs in flight finish, queued ones go back', async (t) => {
   const pool = await testPool(t)
