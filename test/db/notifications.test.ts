@@ -64,6 +64,7 @@ t.test('every channel shares one connection, which reconnects and tells its subs
 async function silenceableRelay (t: Parameters<typeof testDatabase>[0], url: string): Promise<{ url: string, silence: () => void }> {
   const target = new URL(url)
   const pairs: Array<[Socket, Socket]> = []
+  const silenced: Array<[Socket, Socket]> = []
   const server = createServer((inbound) => {
     const outbound = connect(Number(target.port), target.hostname)
     inbound.pipe(outbound).pipe(inbound)
@@ -73,7 +74,7 @@ async function silenceableRelay (t: Parameters<typeof testDatabase>[0], url: str
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => {
-    for (const pair of pairs) for (const socket of pair) socket.destroy()
+    for (const pair of [...pairs, ...silenced]) for (const socket of pair) socket.destroy()
     server.close()
   })
   const relayed = new URL(url)
@@ -82,7 +83,9 @@ async function silenceableRelay (t: Parameters<typeof testDatabase>[0], url: str
   return {
     url: relayed.toString(),
     silence: () => {
-      for (const [inbound, outbound] of pairs.splice(0)) {
+      // Kept for the teardown: the server still holds these sessions open.
+      silenced.push(...pairs.splice(0))
+      for (const [inbound, outbound] of silenced) {
         inbound.unpipe(outbound)
         outbound.unpipe(inbound)
         inbound.pause()
