@@ -31,7 +31,7 @@ t.test('a post the database refuses fails alone; the rest of its batch is writte
   await refuseMessage(pool, 'bad')
   const sources = ['one', 'two', 'bad', 'three', 'four']
   for (const source of sources) await queuePostMessage(pool, user.id, source)
-  await pool.query("UPDATE graphile_worker._private_jobs SET max_attempts = 1")
+  await pool.query('SELECT graphile_worker.reschedule_jobs(array(SELECT id FROM graphile_worker.jobs), max_attempts => 1)')
   await buildTestWorker(t)
   await waitFor(async () => await count(pool, "SELECT 1 FROM tasks WHERE status IN ('done', 'failed')") === 5, 10000, 'all tasks ended')
   const { rows } = await pool.query<{ source: string }>('SELECT source FROM messages ORDER BY id')
