@@ -2,6 +2,8 @@
 // api instances, a worker and two push instances; clients reach both push instances through nginx.
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { WebSocket } from 'ws'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { freePort, waitForPort } from '../support/net'
@@ -43,7 +45,7 @@ t.test('a message posted through one api instance reaches socket clients on both
     apis.push(api)
   }
   await buildTestWorker(t)
-  const pushes = [await startTestPush(t), await startTestPush(t)]
+  const pushes = [await startTestPush(t, { TRUST_PROXY: true }), await startTestPush(t, { TRUST_PROXY: true })]
 
   const prefix = mkdtempSync(join(tmpdir(), 'flack-nginx-'))
   mkdirSync(join(prefix, 'logs'))
@@ -75,6 +77,13 @@ t.test('a message posted through one api instance reaches socket clients on both
   }
   for (let i = 0; i < 2; i++) clients.push(await connect(t, `ws://127.0.0.1:${listen}/ws`))
   t.ok(pushes.every((p) => p.app.push.connections.size > 0), `both push instances hold clients (${pushes.map((p) => p.app.push.connections.size).join(' + ')})`)
+
+  // nginx replaces a client's own X-Forwarded-For: a forged one must not buy a fresh per-address cap.
+  const forged = new WebSocket(`ws://127.0.0.1:${listen}/ws`, { headers: { 'x-forwarded-for': '203.0.113.7' } })
+  t.teardown(() => forged.terminate())
+  await once(forged, 'open')
+  t.equal(pushes.reduce((n, p) => n + p.app.push.sockets.count('203.0.113.7'), 0), 0, 'the forged address is not believed')
+  t.equal(pushes.reduce((n, p) => n + p.app.push.sockets.count('127.0.0.1'), 0), clients.length + 1, 'every socket counts against the address nginx saw')
 
   const nickname = `nginx${process.pid % 10000}`
   const created = await fetch(`${base}/api/users`, {
