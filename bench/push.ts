@@ -36,6 +36,8 @@ const env = (url: string, port: number): Record<string, string> => ({
   API_PORT: '0',
   // Twenty posters at ten frames a second each stay within the default per-connection rate.
   PUSH_FRAMES_PER_SECOND: '20',
+  // Every bench socket comes from 127.0.0.1.
+  PUSH_MAX_SOCKETS_PER_ADDRESS: String(SOCKETS + STORM_SOCKETS),
 })
 
 // `node` under a shell that first raises the open-file limit (as far as the hard limit allows).

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { httpError } from './errors'
 import { dummyPasswordHash, verifyPassword } from '../lib/passwords'
 import { markUserOnline } from '../lib/presence'
-import { LoginLimiter } from '../lib/login-limiter'
+import { LoginGuard } from '../lib/login-limiter'
 import { AuthCache, announce, tokenRevoked, userChanged, userTokensRevoked } from '../lib/auth-cache'
 import { isUuid, isValidNickname } from '../lib/models'
 import type { Transaction } from './database'
@@ -55,7 +55,12 @@ export default fp(async (fastify) => {
     // fast-jwt remembers verified tokens (never past their expiry): no HMAC per request.
     verify: { algorithms: ['HS256'], cache: 10_000 },
   })
-  const limiter = new LoginLimiter(config.LOGIN_FAILURE_WINDOW_SECONDS * 1000)
+  const guard = new LoginGuard({
+    perPair: config.LOGIN_FAILURES_PER_NICKNAME,
+    perAddress: config.LOGIN_FAILURES_PER_ADDRESS,
+    windowMs: config.LOGIN_FAILURE_WINDOW_SECONDS * 1000,
+    nicknameDelayMs: config.LOGIN_NICKNAME_DELAY_MS,
+  })
   const cache = new AuthCache(60_000)
   cache.start(fastify.notifications)
   fastify.addHook('onClose', async () => cache.close())
@@ -137,26 +142,27 @@ export default fp(async (fastify) => {
   fastify.decorate('authenticateBasic', async (request: FastifyRequest, reply: FastifyReply) => {
     const credentials = parseBasic(request.headers.authorization)
     if (credentials === null) throw httpError(401, 'Basic authentication required')
-    const nicknameKey = `n:${credentials.nickname}`
-    const addressKey = `a:${request.ip}`
-    const wait = Math.max(
-      limiter.retryAfter(nicknameKey, config.LOGIN_FAILURES_PER_NICKNAME),
-      limiter.retryAfter(addressKey, config.LOGIN_FAILURES_PER_ADDRESS))
-    if (wait > 0) {
-      reply.header('retry-after', String(wait))
+    const verdict = guard.begin(credentials.nickname, request.ip)
+    if ('retryAfter' in verdict) {
+      reply.header('retry-after', String(verdict.retryAfter))
       throw httpError(429, 'Too many failed logins; try again later')
     }
-    // A nickname that could never be registered is not looked up (NUL bytes would upset the database).
-    const user = isValidNickname(credentials.nickname)
-      ? await fastify.prisma.user.findUnique({ where: { nickname: credentials.nickname }, select: { id: true, passwordHash: true } })
-      : null
-    const ok = await verifyPassword(credentials.password, user?.passwordHash ?? await dummyPasswordHash())
-    if (user === null || !ok) {
-      limiter.fail(nicknameKey)
-      limiter.fail(addressKey)
-      throw httpError(401, 'Invalid nickname or password')
+    if (verdict.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, verdict.delayMs))
+    let user: { id: number, passwordHash: string } | null
+    let ok: boolean
+    try {
+      // A nickname that could never be registered is not looked up (NUL bytes would upset the database).
+      user = isValidNickname(credentials.nickname)
+        ? await fastify.prisma.user.findUnique({ where: { nickname: credentials.nickname }, select: { id: true, passwordHash: true } })
+        : null
+      ok = await verifyPassword(credentials.password, user?.passwordHash ?? await dummyPasswordHash())
+    } catch (err) {
+      // Not a wrong guess (the database was out of reach): it counts against no one.
+      guard.abandoned(verdict.attempt)
+      throw err
     }
-    limiter.forget(nicknameKey)
+    if (user === null || !ok) throw httpError(401, 'Invalid nickname or password')
+    guard.succeeded(verdict.attempt)
     request.currentUser = { id: user.id }
     await fastify.markSeen(request.currentUser)
   })

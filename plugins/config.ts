@@ -21,6 +21,8 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   DATA_DIR: Type.String({ default: '.data' }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 65536 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30000 }),
+  HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
   OFFLINE_AFTER_SECONDS: Seconds(60),
   OFFLINE_SWEEP_SECONDS: Seconds(5),
@@ -29,6 +31,7 @@ export const ConfigSchema = Type.Object({
   LOGIN_FAILURES_PER_NICKNAME: Type.Integer({ minimum: 1, default: 10 }),
   LOGIN_FAILURES_PER_ADDRESS: Type.Integer({ minimum: 1, default: 50 }),
   LOGIN_FAILURE_WINDOW_SECONDS: Seconds(300),
+  LOGIN_NICKNAME_DELAY_MS: Type.Integer({ minimum: 0, maximum: 10000, default: 1000 }),
   MESSAGE_MAX_LENGTH: Type.Integer({ minimum: 1, default: 4000 }),
   LINK_PREVIEW_ALLOW_PRIVATE: Type.Boolean({ default: false }),
   LINK_PREVIEW_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 3000 }),
@@ -44,6 +47,7 @@ export const ConfigSchema = Type.Object({
   PUSH_MAX_BUFFER_BYTES: Type.Integer({ minimum: 1024, default: 1048576 }),
   PUSH_FRAMES_PER_SECOND: Type.Integer({ minimum: 1, default: 20 }),
   PUSH_HEARTBEAT_SECONDS: Seconds(30),
+  PUSH_MAX_SOCKETS_PER_ADDRESS: Type.Integer({ minimum: 1, default: 50 }),
 })
 
 export type Config = Static<typeof ConfigSchema> & { JWT_SECRET: string }

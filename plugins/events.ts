@@ -33,12 +33,5 @@ export async function publishUser (tx: Transaction, user: UserRow): Promise<bigi
 }
 export const publishMessage = (tx: Transaction, message: MessageRow): Promise<bigint> => publishEvent(tx, 'Message', messageJson(message))
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    events: { publishUser: typeof publishUser, publishMessage: typeof publishMessage }
-  }
-}
-
-export default fp(async (fastify) => {
-  fastify.decorate('events', { publishUser, publishMessage })
-}, { name: 'events', dependencies: ['database'], fastify: '5.x' })
+// Decorates nothing: callers import the functions above.
+export default fp(async () => {}, { name: 'events', dependencies: ['database'], fastify: '5.x' })

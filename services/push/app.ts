@@ -9,12 +9,13 @@ import { EventStream } from './stream'
 import { InstancePresence } from './presence'
 import { GOING_AWAY, PushConnection, type PushContext } from './connection'
 import { originCheck } from './origins'
+import { SocketsPerAddress } from './address-cap'
 import type { MessagePosting } from './posting'
 import { queuePostMessage, validateMessageSource } from '../../lib/tasks'
 
 export interface PushOptions extends ServiceOptions {
   // How post_message frames reach the worker; by default the worker's own posting function.
-  posting?: MessagePosting | null
+  posting?: MessagePosting
   // The newest events held in memory for replays (a reconnect storm then costs no queries).
   replayMemory?: { frames: number, bytes: number }
 }
@@ -29,7 +30,7 @@ const SHUTDOWN_GRACE_MS = 2000
 declare module 'fastify' {
   interface FastifyInstance {
     // This instance's push state, for its own tests and stats.
-    push: { stream: EventStream, presence: InstancePresence, connections: Set<PushConnection> }
+    push: { stream: EventStream, presence: InstancePresence, connections: Set<PushConnection>, sockets: SocketsPerAddress }
   }
 }
 
@@ -63,14 +64,16 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
     log,
     userForToken: (token) => app.userForToken(token),
     markSeen: (user) => app.markSeen(user),
-    posting: options.posting === undefined ? workerPosting(app) : options.posting,
+    posting: options.posting ?? workerPosting(app),
     maxBufferBytes: config.PUSH_MAX_BUFFER_BYTES,
     framesPerSecond: config.PUSH_FRAMES_PER_SECOND,
     heartbeatMs: config.PUSH_HEARTBEAT_SECONDS * 1000,
     connections: new Set(),
     closing: false,
   }
-  app.decorate('push', { stream, presence, connections: ctx.connections })
+  // Behind a proxy with TRUST_PROXY, request.ip is the forwarded client address.
+  const sockets = new SocketsPerAddress(config.PUSH_MAX_SOCKETS_PER_ADDRESS)
+  app.decorate('push', { stream, presence, connections: ctx.connections, sockets })
 
   const allowedOrigin = originCheck(config, () => {
     const address = app.server.address()
@@ -113,6 +116,10 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
     },
     onRequest: async (request) => {
       if (!allowedOrigin(request.headers.origin, request.headers.host)) throw httpError(403, 'Origin not allowed')
+      // Refused before the upgrade; the slot is held until the connection closes.
+      if (request.ws && !sockets.take(request.ip, request.raw.socket)) {
+        throw httpError(429, `Too many sockets from this address: at most ${sockets.max}`)
+      }
     },
   }, (socket, request) => {
     // Replaces the plugin's per-socket listener, whose closure would keep the request alive,

@@ -27,7 +27,7 @@ export interface PushContext {
   log: FastifyBaseLogger
   userForToken: (token: string) => Promise<{ user: AuthUser } | null>
   markSeen: (user: AuthUser) => Promise<void>
-  posting: MessagePosting | null
+  posting: MessagePosting
   maxBufferBytes: number
   framesPerSecond: number
   heartbeatMs: number
@@ -256,7 +256,6 @@ export class PushConnection implements Subscriber {
 
   private async postMessage (user: AuthUser, source: unknown, ref: Ref | undefined): Promise<void> {
     const posting = this.ctx.posting
-    if (posting === null) return this.reply(ref, 'Posting over the socket is not available on this server')
     const problem = posting.invalidSource(source)
     if (problem !== null) return this.reply(ref, problem)
     await this.ctx.markSeen(user)

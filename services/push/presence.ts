@@ -20,8 +20,10 @@ export class InstancePresence {
   // When the last beat that got through was sent, and the beat running (a slow one is not overlapped).
   private lastBeatSentAt = 0
   private beating: Promise<void> | null = null
-  // Our connection rows are owed to the database (we were taken for dead), and are being restored.
+  // Owed to the database: all our rows (we were taken for dead), or the removal of closed
+  // connections' rows (an untie failed); and the restore running.
   private owed = false
+  private closedOwed = false
   private restoring = false
   // Per-user chains keep one user's tie/untie writes in order on this instance.
   private readonly chains = new Map<number, Promise<unknown>>()
@@ -61,7 +63,7 @@ export class InstancePresence {
     // enough for a sweeper to skip our connections. Put them back, and their users online again.
     if (rows[0].inserted || sentAt - this.lastBeatSentAt >= 2 * this.heartbeatMs) this.owed = true
     this.lastBeatSentAt = sentAt
-    if (this.owed) this.restore()
+    if (this.owed || this.closedOwed) this.restore()
     // Instances gone for much longer than the offline timeout are dead: forget them and their connections.
     await this.pool.query({
       name: 'push-instance-forget-dead',
@@ -89,18 +91,25 @@ export class InstancePresence {
     })
   }
 
-  // Beside the beats, which must go on meanwhile; what fails is owed again, for the next beat.
+  // Makes our rows match our sockets: open ones written back, closed ones removed (their users going
+  // offline). Beside the beats, which must go on meanwhile; what fails is owed again, for the next beat.
   private restore (): void {
     if (this.restoring) return
     this.restoring = true
+    const rewrite = this.owed
     this.owed = false
+    this.closedOwed = false
     const all = async (): Promise<void> => {
-      for (const [userId, connections] of [...this.tied]) {
-        for (const connectionId of [...connections]) await this.reassert(userId, connectionId)
+      if (rewrite) {
+        for (const [userId, connections] of [...this.tied]) {
+          for (const connectionId of [...connections]) await this.reassert(userId, connectionId)
+        }
       }
+      await this.removeClosed()
     }
     all().catch((err: Error) => {
-      this.owed = true
+      if (rewrite) this.owed = true
+      this.closedOwed = true
       this.log.warn({ err }, 'push: restoring connection rows failed; retrying at the next beat')
     }).finally(() => { this.restoring = false })
   }
@@ -113,6 +122,19 @@ export class InstancePresence {
     })
   }
 
+  // Rows of connections closed while the database was out of reach (their untie failed). Ids are never
+  // reused, so a row seen here whose id is no longer tied belongs to a closed connection.
+  private async removeClosed (): Promise<void> {
+    const { rows } = await this.pool.query<{ id: string, user_id: number }>({
+      name: 'push-instance-connections',
+      text: 'SELECT id::text AS id, user_id FROM push_connections WHERE instance_id = $1',
+      values: [this.instanceId],
+    })
+    for (const row of rows) {
+      if (this.tied.get(row.user_id)?.has(row.id) !== true) await this.untie(row.id, row.user_id)
+    }
+  }
+
   // A closed connection: when it was the user's last anywhere, the user goes offline (and that is pushed).
   untie (connectionId: string, userId: number, goOffline = true): Promise<void> {
     return this.serial(userId, async () => {
@@ -120,9 +142,15 @@ export class InstancePresence {
       connections?.delete(connectionId)
       if (connections?.size === 0) this.tied.delete(userId)
       if (this.stopped) return
-      await this.pool.query({ name: 'push-connection-delete', text: 'DELETE FROM push_connections WHERE id = $1', values: [connectionId] })
-      if (!goOffline || (connections !== undefined && connections.size > 0)) return
-      await markUsersOffline(this.prisma, { userIds: [userId], liveWithinSeconds: this.settings.offlineAfterSeconds })
+      try {
+        await this.pool.query({ name: 'push-connection-delete', text: 'DELETE FROM push_connections WHERE id = $1', values: [connectionId] })
+        if (!goOffline || (connections !== undefined && connections.size > 0)) return
+        await markUsersOffline(this.prisma, { userIds: [userId], liveWithinSeconds: this.settings.offlineAfterSeconds })
+      } catch (err) {
+        // A row left behind would hold the user online for good: the next beat removes it.
+        this.closedOwed = true
+        throw err
+      }
     })
   }
 

@@ -47,7 +47,7 @@ t.test('no response or log line carries password or token material', async (t) =
     const res = await app.inject({ url, headers: user.auth })
     t.notMatch(res.body, /secret password|scrypt|password_hash|passwordHash/)
   }
-  t.ok(lines.length > 10, 'requests were logged')
+  t.ok(lines.length >= 6, 'requests were logged (one line each)')
   const log = lines.join('')
   for (const secret of ['secret password', 'wrong password', 'scrypt$', user.token, Buffer.from('secretive:a wrong password').toString('base64')]) {
     t.notOk(log.includes(secret), `log does not contain ${secret.slice(0, 12)}...`)

@@ -44,7 +44,7 @@ t.test('failed sign-ins answer 401 with a Bearer challenge', async (t) => {
   t.equal(await app.prisma.token.count(), 1, 'no token issued')
 })
 
-t.test('failed logins are rate-limited per nickname and per address', async (t) => {
+t.test('failed logins are rate-limited per nickname and address, and per address', async (t) => {
   const app = await buildTestApi(t, { LOGIN_FAILURES_PER_NICKNAME: 3, LOGIN_FAILURES_PER_ADDRESS: 5 })
   const user = await createUser(app)
   for (let i = 0; i < 3; i++) {
@@ -52,7 +52,7 @@ t.test('failed logins are rate-limited per nickname and per address', async (t) 
     t.equal(res.statusCode, 401)
   }
   const limited = await app.inject({ method: 'POST', url: '/api/tokens', headers: { authorization: basic(user.nickname, user.password) } })
-  t.equal(limited.statusCode, 429, 'even the right password waits once the nickname is limited')
+  t.equal(limited.statusCode, 429, 'even the right password, from the address that guessed, waits once the pair is limited')
   t.ok(Number(limited.headers['retry-after']) > 0, 'Retry-After given')
   const other = await createUser(app)
   const fromElsewhere = await app.inject({ method: 'POST', url: '/api/tokens', remoteAddress: '10.1.1.1', headers: { authorization: basic(other.nickname, other.password) } })

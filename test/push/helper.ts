@@ -6,6 +6,9 @@ import type { ConfigInput } from '../../plugins/config'
 import { publishEvent, type EventClass } from '../../plugins/events'
 import { buildPush, type PushOptions } from '../../services/push/app'
 import { testEnv, waitFor } from '../helper'
+import { PushSocket } from '../../services/api/public/src/push'
+import type { ConnectionState } from '../../services/api/public/src/push'
+import type { ServerFrame } from '../../services/api/public/src/types'
 
 export interface TestPush { app: FastifyInstance, url: string }
 
@@ -112,4 +115,23 @@ export async function connect (t: Test, url: string, options: { since?: number, 
   t.teardown(() => { client.ws.terminate() })
   await client.opened
   return client
+}
+
+export interface PageSocket { socket: PushSocket, errors: ServerFrame[], state: () => ConnectionState }
+
+// The web client's socket (services/api/public/src/push.ts) run as the page runs it, stopped when the
+// test ends: Node has WebSocket, and only the bits of `window` it uses are given here.
+export function pageSocket (t: Test, url: string, token: string): PageSocket {
+  if (!('window' in globalThis)) Object.assign(globalThis, { window: { addEventListener: () => {}, setTimeout, clearTimeout } })
+  const errors: ServerFrame[] = []
+  let state: ConnectionState = 'connecting'
+  const socket = new PushSocket({
+    url,
+    onOpen: () => {},
+    onState: (s) => { state = s },
+    onFrame: (frame) => { if (frame.type === 'error') errors.push(frame) },
+  })
+  t.teardown(() => socket.stop())
+  socket.start(token)
+  return { socket, errors, state: () => state }
 }

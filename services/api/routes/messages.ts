@@ -4,8 +4,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
 import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../../lib/models'
 import { queueEditMessage, queuePostMessage, validateMessageSource } from '../../../lib/tasks'
-import { Id, IdParams, MessageSchema, UnixTime, errors } from '../schemas'
-import { PreferHeaders, replyWithTask, taskResponses } from './tasks'
+import { Id, IdParams, UnixTime } from '../schemas'
+import { PARAM_ERRORS, SECURITY, editTaskResponses, errors, messageRef, postTaskResponses } from '../responses'
+import { PreferHeaders, replyWithTask } from './tasks'
 
 // Lists never reach further back than this (the original app's rule).
 const HISTORY_SECONDS = 24 * 60 * 60
@@ -18,24 +19,31 @@ export default async function messages (app: FastifyInstance): Promise<void> {
   fastify.post('/api/messages', {
     preHandler: fastify.authenticate,
     schema: {
-      summary: 'Post a message: 202 and the task Location; the task ends in 201 with the message',
-      security: [{ bearer: [] }],
+      operationId: 'postMessage',
+      tags: ['messages'],
+      summary: 'Post a message',
+      description: 'The source is checked (a string, not blank, no NUL, at most MESSAGE_MAX_LENGTH characters), then a task is queued: 202 with its Location. With `Prefer: wait=N` (N at most 10) the request is held until the task ends, and answers 201 with the message when it does in time. The message is rendered from Markdown; link previews are added afterwards and pushed as an update.',
+      security: SECURITY.token,
       headers: PreferHeaders,
       body: SourceBody,
-      response: taskResponses,
+      response: postTaskResponses,
     },
   }, async (request, reply) => {
     const source = validateMessageSource(request.body.source, config.MESSAGE_MAX_LENGTH)
     const taskId = await queuePostMessage(fastify.pg, request.currentUser!.id, source)
-    return replyWithTask(app, request, reply, taskId)
+    return replyWithTask(app, request, reply, taskId, true)
   })
 
   fastify.get('/api/messages', {
     preHandler: fastify.authenticateOptional,
     schema: {
+      operationId: 'listMessages',
+      tags: ['messages'],
       summary: 'Messages of the last 24 hours, least recently updated first',
+      description: '`updated_since=T` keeps messages updated strictly after T; `user_id` keeps one user\'s. Never older than 24 hours.',
+      security: SECURITY.optionalToken,
       querystring: Type.Object({ updated_since: Type.Optional(UnixTime), user_id: Type.Optional(Id) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ messages: Type.Array(MessageSchema) }), ...errors(400, 401) },
+      response: { 200: Type.Object({ messages: Type.Array(messageRef()) }, { description: 'The messages, ordered by updated_at, then id' }), ...errors(400, 401) },
     },
   }, async (request) => {
     const { updated_since: since, user_id: userId } = request.query
@@ -52,7 +60,14 @@ export default async function messages (app: FastifyInstance): Promise<void> {
 
   fastify.get('/api/messages/:id', {
     preHandler: fastify.authenticateOptional,
-    schema: { summary: 'One message', params: IdParams, response: { 200: MessageSchema, ...errors(400, 401, 404) } },
+    schema: {
+      operationId: 'getMessage',
+      tags: ['messages'],
+      summary: 'One message',
+      security: SECURITY.optionalToken,
+      params: IdParams,
+      response: { 200: messageRef('The message'), ...errors(...PARAM_ERRORS, 401, { 404: 'No message has this id' }) },
+    },
   }, async (request) => {
     const { rows } = await fastify.pg.query<MessageRow>({
       name: 'message-by-id', text: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, values: [request.params.id],
@@ -64,12 +79,15 @@ export default async function messages (app: FastifyInstance): Promise<void> {
   fastify.put('/api/messages/:id', {
     preHandler: fastify.authenticate,
     schema: {
-      summary: 'Edit your message: 202 and the task Location; the task ends in 204',
-      security: [{ bearer: [] }],
+      operationId: 'editMessage',
+      tags: ['messages'],
+      summary: 'Edit your message',
+      description: 'Only the author. Checked and queued like a post: 202 with the task\'s Location; the task ends in 204 (with `Prefer: wait=N`, answered at once when it ends in time).',
+      security: SECURITY.token,
       params: IdParams,
       headers: PreferHeaders,
       body: SourceBody,
-      response: taskResponses,
+      response: editTaskResponses,
     },
   }, async (request, reply) => {
     const { rows } = await fastify.pg.query<{ userId: number }>({
@@ -79,6 +97,6 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     if (rows[0].userId !== request.currentUser!.id) throw httpError(403, 'You can only edit your own messages')
     const source = validateMessageSource(request.body.source, config.MESSAGE_MAX_LENGTH)
     const taskId = await queueEditMessage(fastify.pg, request.currentUser!.id, request.params.id, source)
-    return replyWithTask(app, request, reply, taskId)
+    return replyWithTask(app, request, reply, taskId, true)
   })
 }

@@ -2,21 +2,41 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import { markUsersOffline } from '../../../lib/presence'
 import { userChanged, userWentOffline } from '../../../lib/auth-cache'
-import { NoContent, errors } from '../schemas'
+import { BODY_ERRORS, SECURITY, TOKEN_REQUIRED, errors, noContent } from '../responses'
 
 export default async function tokens (fastify: FastifyInstance): Promise<void> {
   fastify.post('/api/tokens', {
     preHandler: fastify.authenticateBasic,
     schema: {
-      summary: 'Sign in with Basic auth; returns a Bearer token',
-      security: [{ basic: [] }],
-      response: { 200: Type.Object({ token: Type.String() }), ...errors(401, 429) },
+      operationId: 'createToken',
+      tags: ['tokens'],
+      summary: 'Sign in: a Bearer token for a nickname and password',
+      description: 'Basic auth (nickname:password). Failed logins are limited per nickname and per client address (LOGIN_FAILURES_PER_NICKNAME, LOGIN_FAILURES_PER_ADDRESS per LOGIN_FAILURE_WINDOW_SECONDS); past a limit every try is answered 429 until the window moves on, a right password included.',
+      security: SECURITY.basic,
+      response: {
+        200: Type.Object({ token: Type.String({ description: 'Send as `Authorization: Bearer <token>`; valid for TOKEN_TTL_SECONDS (a day by default) or until revoked' }) }, { description: 'Signed in: the user is now online' }),
+        ...errors(...BODY_ERRORS, {
+          401: 'No Basic credentials, or a wrong nickname or password',
+          429: 'Too many failed logins for this nickname or from this address',
+        }),
+      },
     },
-  }, async (request) => ({ token: await fastify.issueToken(request.currentUser!.id) }))
+  }, async (request, reply) => {
+    // A token is a credential: no cache may keep it (RFC 6749 §5.1).
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    return { token: await fastify.issueToken(request.currentUser!.id) }
+  })
 
   fastify.delete('/api/tokens', {
     preHandler: fastify.authenticate,
-    schema: { summary: 'Sign out: revoke the token used', response: { 204: NoContent, ...errors(401) } },
+    schema: {
+      operationId: 'revokeToken',
+      tags: ['tokens'],
+      summary: 'Sign out: revoke the token used',
+      description: 'The token stops working on every api and push process at once. The user goes offline unless a push connection still holds them.',
+      security: SECURITY.token,
+      response: { 204: noContent('Revoked'), ...errors(...BODY_ERRORS, { 401: TOKEN_REQUIRED }) },
+    },
   }, async (request, reply) => {
     await fastify.revokeToken(request.tokenId!)
     // Signing out ends presence unless a live push connection still holds the user.

@@ -6,7 +6,8 @@ import { httpError } from '../../../plugins/errors'
 import { USER_COLUMNS, publicUserFields, userJson, userUrl, type UserRow } from '../../../lib/models'
 import { publishUser } from '../../../plugins/events'
 import { userChanged } from '../../../lib/auth-cache'
-import { IdParams, Nickname, NoContent, Password, UnixTime, UserSchema, errors } from '../schemas'
+import { IdParams, Nickname, Password, UnixTime } from '../schemas'
+import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, errors, location, noContent, userRef } from '../responses'
 
 const UNIQUE_VIOLATION = 'P2002'
 const isTaken = (err: unknown): boolean => (err as { code?: string }).code === UNIQUE_VIOLATION
@@ -18,9 +19,16 @@ export default async function users (app: FastifyInstance): Promise<void> {
 
   fastify.post('/api/users', {
     schema: {
+      operationId: 'createUser',
+      tags: ['users'],
       summary: 'Register a user',
+      description: 'Open to anyone. The nickname is 1-32 visible characters (no spaces) and unique; the password 8-256 characters.',
+      security: SECURITY.none,
       body: Type.Object({ nickname: Nickname, password: Password }, { additionalProperties: false }),
-      response: { 201: UserSchema, ...errors(400) },
+      response: {
+        201: userRef('The new user', location('the user')),
+        ...errors(...BODY_ERRORS, { 400: 'Invalid request (a field missing or breaking its rule, or not JSON), or the nickname is already taken' }),
+      },
     },
   }, async (request, reply) => {
     const { nickname, password } = request.body
@@ -41,12 +49,16 @@ export default async function users (app: FastifyInstance): Promise<void> {
   fastify.get('/api/users', {
     preHandler: fastify.authenticateOptional,
     schema: {
+      operationId: 'listUsers',
+      tags: ['users'],
       summary: 'List users, least recently updated first',
+      description: '`online=1` (or 0) keeps only online (offline) users; `updated_since=T` keeps users updated strictly after T. A valid token marks its user online first, so it is listed as online.',
+      security: SECURITY.optionalToken,
       querystring: Type.Object({
         online: Type.Optional(Type.Union([Type.Literal(0), Type.Literal(1)])),
         updated_since: Type.Optional(UnixTime),
       }, { additionalProperties: false }),
-      response: { 200: Type.Object({ users: Type.Array(UserSchema) }), ...errors(400, 401) },
+      response: { 200: Type.Object({ users: Type.Array(userRef()) }, { description: 'The users, ordered by updated_at, then nickname' }), ...errors(400, 401) },
     },
   }, async (request) => {
     const { online, updated_since: since } = request.query
@@ -62,7 +74,14 @@ export default async function users (app: FastifyInstance): Promise<void> {
 
   fastify.get('/api/users/:id', {
     preHandler: fastify.authenticateOptional,
-    schema: { summary: 'One user', params: IdParams, response: { 200: UserSchema, ...errors(400, 401, 404) } },
+    schema: {
+      operationId: 'getUser',
+      tags: ['users'],
+      summary: 'One user',
+      security: SECURITY.optionalToken,
+      params: IdParams,
+      response: { 200: userRef('The user'), ...errors(...PARAM_ERRORS, 401, { 404: 'No user has this id' }) },
+    },
   }, async (request) => {
     // The hottest read of the API: served from the process's cache (dropped on every change
     // of the user, so only last_seen_at can lag, by at most the presence refresh interval).
@@ -79,10 +98,22 @@ export default async function users (app: FastifyInstance): Promise<void> {
   fastify.put('/api/users/:id', {
     preHandler: fastify.authenticate,
     schema: {
-      summary: 'Change your nickname or password (a new password revokes all your tokens)',
+      operationId: 'updateUser',
+      tags: ['users'],
+      summary: 'Change your nickname or password',
+      description: 'Only your own account. A new password revokes all your tokens, the one used included.',
+      security: SECURITY.token,
       params: IdParams,
       body: Type.Object({ nickname: Type.Optional(Nickname), password: Type.Optional(Password) }, { additionalProperties: false, minProperties: 1 }),
-      response: { 204: NoContent, ...errors(400, 401, 403, 404) },
+      response: {
+        204: noContent('Changed'),
+        ...errors(...BODY_ERRORS, ...PARAM_ERRORS, {
+          400: 'Invalid request (no field, a field breaking its rule, or not JSON), or the nickname is already taken',
+          401: TOKEN_REQUIRED,
+          403: 'The account is someone else\'s',
+          404: 'No user has this id',
+        }),
+      },
     },
   }, async (request, reply) => {
     const { id } = request.params

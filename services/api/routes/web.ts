@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Type } from 'typebox'
+import { SECURITY, errors } from '../responses'
 
 export const PUBLIC_DIR = join(__dirname, '..', 'public')
 export const CLIENT_BUNDLE = join(PUBLIC_DIR, 'dist', 'app.js')
@@ -33,12 +34,16 @@ export default async function web (fastify: FastifyInstance): Promise<void> {
   // host (behind nginx). Empty: the page's host on PUSH_PORT at /ws (a local run).
   fastify.get('/api/client-config', {
     schema: {
+      operationId: 'getClientConfig',
+      tags: ['service'],
       summary: 'Settings for the web client: where its push socket is',
+      security: SECURITY.none,
       response: {
+        ...errors(),
         200: Type.Object({
           push_url: Type.Union([Type.String(), Type.Null()], { description: 'ws(s) URL or same-origin path; null: the page host on push_port at /ws' }),
           push_port: Type.Integer(),
-        }),
+        }, { description: 'Where the page connects its socket' }),
       },
     },
   }, async (_request, reply) => {

@@ -17,7 +17,7 @@ export function h<K extends keyof HTMLElementTagNameMap> (
   return el
 }
 
-// What the server's sanitiser lets through (DESIGN.md "Message rendering"), plus the
+// What the server's sanitiser lets through (services/worker/render.ts), plus the
 // link preview's blockquote and paragraphs. The server already sanitised the HTML;
 // this second pass only makes sure nothing else can run even if that ever slipped.
 const ALLOWED_TAGS = new Set(['A', 'ABBR', 'ACRONYM', 'B', 'BLOCKQUOTE', 'BR', 'CODE', 'EM', 'I', 'P', 'STRONG'])

@@ -16,6 +16,8 @@ interface PendingPost { resolve: (task: string | null) => void, reject: (err: Er
 const MIN_BACKOFF_MS = 500
 const MAX_BACKOFF_MS = 15000
 const ACK_TIMEOUT_MS = 8000
+// A failed ping_user is retried at most this far apart: the user is offline meanwhile.
+const MAX_PING_RETRY_MS = 5000
 
 // The push socket: resumes from the last event seen (`?since=`) after any drop,
 // reconnecting with jittered exponential backoff.
@@ -27,16 +29,16 @@ export class PushSocket {
   private stopped = false
   private readonly pending = new Map<string, PendingPost>()
   private token: string | null = null
+  // The ping_user awaiting its answer: until one is acknowledged, the socket does not hold us online.
+  private pingRef: string | null = null
+  private pingTimer: number | undefined
+  private pingFailures = 0
 
   constructor (private readonly options: PushOptions) {
     window.addEventListener('online', this.retryNow)
   }
 
-  get seq (): number | null { return this.lastSeq }
   get isOpen (): boolean { return this.socket?.readyState === WebSocket.OPEN }
-
-  // Forget the stream position: the next connection is treated as a fresh start.
-  forgetPosition (): void { this.lastSeq = null }
 
   start (token: string | null): void {
     this.stopped = false
@@ -51,12 +53,10 @@ export class PushSocket {
     this.lastSeq = null
     const socket = this.socket
     this.socket = null
+    this.stopPinging()
     socket?.close(1000, 'signed out')
     this.failPending(new Error('signed out'))
   }
-
-  // Closes the current socket as if the network dropped; reconnects as usual.
-  drop (): void { this.socket?.close(4000, 'dropped by client') }
 
   // Sends a post over the socket; resolves with the task URL once acknowledged.
   post (source: string): Promise<string | null> {
@@ -87,7 +87,8 @@ export class PushSocket {
     this.socket = socket
     socket.onopen = () => {
       this.attempts = 0
-      if (this.token !== null) socket.send(JSON.stringify({ type: 'ping_user', token: this.token }))
+      this.pingFailures = 0
+      this.ping(socket)
       this.options.onState('open')
       this.options.onOpen(resumed)
     }
@@ -95,9 +96,33 @@ export class PushSocket {
     socket.onclose = () => {
       if (this.socket !== socket) return
       this.socket = null
+      this.stopPinging()
       this.failPending(new Error('socket closed'))
       if (!this.stopped) this.scheduleRetry()
     }
+  }
+
+  // Ties this socket to the user; sent again, with backoff, until acknowledged (a ping that meets a
+  // database outage fails, and the user would go offline with the socket still open).
+  private ping (socket: WebSocket): void {
+    this.stopPinging()
+    if (this.token === null || socket !== this.socket || socket.readyState !== WebSocket.OPEN) return
+    const ref = `ping-${crypto.randomUUID()}`
+    this.pingRef = ref
+    socket.send(JSON.stringify({ type: 'ping_user', token: this.token, ref }))
+    this.pingTimer = window.setTimeout(() => this.pingFailed(socket), ACK_TIMEOUT_MS)
+  }
+
+  private pingFailed (socket: WebSocket): void {
+    this.stopPinging()
+    const delay = Math.min(MAX_PING_RETRY_MS, MIN_BACKOFF_MS * 2 ** this.pingFailures++)
+    this.pingTimer = window.setTimeout(() => this.ping(socket), delay)
+  }
+
+  private stopPinging (): void {
+    window.clearTimeout(this.pingTimer)
+    this.pingTimer = undefined
+    this.pingRef = null
   }
 
   private receive (data: unknown): void {
@@ -115,8 +140,16 @@ export class PushSocket {
     } else if (frame.type === 'reset') {
       this.lastSeq = null
     } else if ((frame.type === 'ack' || frame.type === 'error') && frame.ref !== undefined) {
-      this.settle(frame.ref, frame.type === 'ack' ? frame.task ?? null : new Error(frame.error))
-      return
+      if (frame.ref !== this.pingRef) {
+        this.settle(frame.ref, frame.type === 'ack' ? frame.task ?? null : new Error(frame.error))
+        return
+      }
+      if (frame.type === 'ack') {
+        this.stopPinging()
+        return
+      }
+      // A failed ping_user is sent again, and passed on: the page checks whether the token is still good.
+      if (this.socket !== null) this.pingFailed(this.socket)
     }
     this.options.onFrame(frame)
   }

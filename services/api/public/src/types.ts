@@ -1,4 +1,4 @@
-// The server's JSON forms (see lib/models.ts and DESIGN.md), as the page uses them.
+// The server's JSON forms (see lib/models.ts and docs/API.md), as the page uses them.
 export interface User {
   id: number
   created_at: number
