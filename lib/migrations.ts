@@ -34,8 +34,9 @@ export function readMigrations (dir = MIGRATIONS_DIR): Migration[] {
 }
 
 // Applies pending migrations, each in its own transaction, under an advisory lock
-// (several processes may start at once); then graphile-worker's own schema.
-export async function migrate (databaseUrl: string, log: (line: string) => void = () => {}): Promise<string[]> {
+// (several processes may start at once); then graphile-worker's own schema. `before`: stop at
+// the first migration named from it on (tests of a migration on an older schema's data).
+export async function migrate (databaseUrl: string, log: (line: string) => void = () => {}, before?: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   const applied: string[] = []
@@ -47,6 +48,7 @@ export async function migrate (databaseUrl: string, log: (line: string) => void 
       'SELECT migration_name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')
     const done = new Map(rows.map((row) => [row.migration_name, row.checksum]))
     for (const migration of readMigrations()) {
+      if (before !== undefined && migration.name >= before) break
       const checksum = done.get(migration.name)
       if (checksum !== undefined) {
         if (checksum !== migration.checksum) throw new Error(`migration ${migration.name} was edited after it was applied`)

@@ -18,14 +18,41 @@ export const MessageSchema = Type.Object({
   source: Type.String(),
   html: Type.String(),
   user_id: Type.Integer(),
+  room_id: Type.Integer(),
+  edited_at: Type.Union([Type.Integer(), Type.Null()]),
+  deleted: Type.Boolean(),
   _links: Type.Object({ self: Type.String(), user: Type.String() }),
 }, { $id: 'Message' })
 
+export const ROOM_KINDS = ['public', 'private', 'direct'] as const
+export type RoomKind = typeof ROOM_KINDS[number]
+export type RoomRole = 'owner' | 'member'
+
+// The last four fields only for a request with a token: that user's place in the room.
+export const RoomSchema = Type.Object({
+  id: Type.Integer(),
+  name: Type.Union([Type.String(), Type.Null()], { description: 'null for a direct room' }),
+  topic: Type.String(),
+  kind: Type.Union([Type.Literal('public'), Type.Literal('private'), Type.Literal('direct')]),
+  created_at: Type.Integer(),
+  updated_at: Type.Integer(),
+  created_by: Type.Union([Type.Integer(), Type.Null()], { description: 'null for general (made by the migration) or a deleted user' }),
+  member_count: Type.Integer(),
+  _links: Type.Object({ self: Type.String(), messages: Type.String(), members: Type.String() }),
+  member: Type.Optional(Type.Boolean()),
+  role: Type.Optional(Type.Union([Type.Literal('owner'), Type.Literal('member'), Type.Null()])),
+  last_read_id: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  unread: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'messages by others after last_read_id, at most 999' })),
+}, { $id: 'Room' })
+
 export type UserJson = Static<typeof UserSchema>
 export type MessageJson = Static<typeof MessageSchema>
+export type RoomJson = Static<typeof RoomSchema>
 
 export interface UserRow { id: number, createdAt: Date, updatedAt: Date, nickname: string, lastSeenAt: Date, online: boolean }
-export interface MessageRow { id: number, createdAt: Date, updatedAt: Date, source: string, html: string, userId: number }
+export interface MessageRow {
+  id: number, createdAt: Date, updatedAt: Date, source: string, html: string, userId: number, roomId: number, editedAt: Date | null, deleted: boolean
+}
 
 // 1-32 visible characters: no whitespace, separators or control/format characters.
 export const NICKNAME_PATTERN = '^[^\\p{C}\\p{Z}\\s]{1,32}$'
@@ -37,6 +64,7 @@ export const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1
 
 export const userUrl = (id: number): string => `/api/users/${id}`
 export const messageUrl = (id: number): string => `/api/messages/${id}`
+export const roomUrl = (id: number): string => `/api/rooms/${id}`
 export const taskUrl = (id: string): string => `/api/tasks/${id}`
 
 export function userJson (user: UserRow): UserJson {
@@ -51,20 +79,49 @@ export function userJson (user: UserRow): UserJson {
   }
 }
 
+// A room as one viewer sees it: role, lastReadId and unread are null for a non-member.
+export interface RoomRow {
+  id: number, name: string | null, topic: string, kind: RoomKind, createdBy: number | null, createdAt: Date, updatedAt: Date,
+  memberCount: number, role: RoomRole | null, lastReadId: number | null, unread: number | null
+}
+
+// withViewer: the request had a token, so its user's place in the room is part of the answer.
+export function roomJson (room: RoomRow, withViewer: boolean): RoomJson {
+  const url = roomUrl(room.id)
+  const json: RoomJson = {
+    id: room.id,
+    name: room.name,
+    topic: room.topic,
+    kind: room.kind,
+    created_at: unixSeconds(room.createdAt),
+    updated_at: unixSeconds(room.updatedAt),
+    created_by: room.createdBy,
+    member_count: room.memberCount,
+    _links: { self: url, messages: `${url}/messages`, members: `${url}/members` },
+  }
+  if (withViewer) Object.assign(json, { member: room.role !== null, role: room.role, last_read_id: room.lastReadId, unread: room.unread })
+  return json
+}
+
 export function messageJson (message: MessageRow): MessageJson {
   return {
     id: message.id,
     created_at: unixSeconds(message.createdAt),
     updated_at: unixSeconds(message.updatedAt),
-    source: message.source,
-    html: message.html,
+    // A deleted message is a tombstone, whatever its row still holds.
+    source: message.deleted ? '' : message.source,
+    html: message.deleted ? '' : message.html,
     user_id: message.userId,
+    room_id: message.roomId,
+    edited_at: message.editedAt === null ? null : unixSeconds(message.editedAt),
+    deleted: message.deleted,
     _links: { self: messageUrl(message.id), user: userUrl(message.userId) },
   }
 }
 
 // The same public fields for raw queries, named as the Prisma model names them.
-export const MESSAGE_COLUMNS = 'id, created_at AS "createdAt", updated_at AS "updatedAt", source, html, user_id AS "userId"'
+export const MESSAGE_COLUMNS = 'id, created_at AS "createdAt", updated_at AS "updatedAt", source, html, user_id AS "userId", ' +
+  'room_id AS "roomId", edited_at AS "editedAt", deleted'
 export const USER_COLUMNS = 'id, created_at AS "createdAt", updated_at AS "updatedAt", nickname, last_seen_at AS "lastSeenAt", online'
 
 // Selecting only these keeps password hashes out of every query result that leaves.

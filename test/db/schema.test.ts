@@ -14,24 +14,32 @@ t.test('the migrations match the Prisma schema', async (t) => {
   const { prisma } = db
   const at = (iso: string): Date => new Date(iso)
   const user = { id: 41, createdAt: at('2026-01-01T00:00:00.123Z'), updatedAt: at('2026-01-02T00:00:00.456Z'), nickname: 'schema-user', passwordHash: 'scrypt$hash', lastSeenAt: at('2026-01-03T00:00:00.789Z'), online: true }
-  const message = { id: 42, createdAt: at('2026-02-01T00:00:00.001Z'), updatedAt: at('2026-02-02T00:00:00.002Z'), source: 'src *x*', html: '<em>x</em>', userId: 41 }
+  const room = { id: 43, name: 'Schema Room', nameKey: 'schema room', topic: 'a topic', kind: 'private', directKey: null, createdBy: 41, createdAt: at('2026-01-04T00:00:00.001Z'), updatedAt: at('2026-01-05T00:00:00.002Z') }
+  const direct = { id: 44, name: null, nameKey: null, topic: '', kind: 'direct', directKey: '41:41', createdBy: null, createdAt: at('2026-01-06T00:00:00Z'), updatedAt: at('2026-01-07T00:00:00Z') }
+  const membership = { roomId: 43, userId: 41, role: 'owner', lastReadId: 42, joinedAt: at('2026-01-08T00:00:00.003Z') }
+  const message = { id: 42, createdAt: at('2026-02-01T00:00:00.001Z'), updatedAt: at('2026-02-02T00:00:00.002Z'), source: 'src *x*', html: '<em>x</em>', userId: 41, roomId: 43, editedAt: at('2026-02-03T00:00:00.004Z'), deleted: true }
   const token = { id: randomUUID(), userId: 41, createdAt: at('2026-03-01T00:00:00Z'), expiresAt: at('2026-03-02T00:00:00Z'), revokedAt: at('2026-03-03T00:00:00Z') }
   const task = { id: randomUUID(), userId: 41, kind: 'post_message', status: 'done', messageId: 42, responseStatus: 201, responseHeaders: { location: '/api/messages/42' }, responseBody: { id: 42, nested: [1, 'two'] }, createdAt: at('2026-04-01T00:00:00Z'), updatedAt: at('2026-04-02T00:00:00Z') }
   const event = { seq: 9007199254740993n, createdAt: at('2026-05-01T00:00:00Z'), class: 'Message', model: { id: 42, html: '<em>x</em>' } }
   const instance = { id: randomUUID(), startedAt: at('2026-06-01T00:00:00Z'), heartbeatAt: at('2026-06-02T00:00:00Z') }
   const connection = { id: randomUUID(), instanceId: instance.id, userId: 41, createdAt: at('2026-06-03T00:00:00Z') }
+  const worker = { id: randomUUID(), poolIds: ['pool-a', 'pool-b'], startedAt: at('2026-07-01T00:00:00Z'), heartbeatAt: at('2026-07-02T00:00:00Z') }
 
   t.same(await prisma.user.create({ data: user }), user, 'User')
+  t.same(await prisma.room.create({ data: room }), room, 'Room')
+  t.same(await prisma.room.create({ data: direct }), direct, 'Room (direct)')
+  t.same(await prisma.membership.create({ data: membership }), membership, 'Membership')
   t.same(await prisma.message.create({ data: message }), message, 'Message')
   t.same(await prisma.token.create({ data: token }), token, 'Token')
   t.same(await prisma.task.create({ data: task }), task, 'Task')
   t.same(await prisma.event.create({ data: event }), event, 'Event')
   t.same(await prisma.pushInstance.create({ data: instance }), instance, 'PushInstance')
   t.same(await prisma.pushConnection.create({ data: connection }), connection, 'PushConnection')
+  t.same(await prisma.workerInstance.create({ data: worker }), worker, 'WorkerInstance')
   t.same(await prisma.user.findUnique({ where: { id: 41 } }), user, 'User read back')
   t.same(await prisma.task.findUnique({ where: { id: task.id } }), task, 'Task read back')
 
-  const tested = ['User', 'Message', 'Token', 'Task', 'Event', 'PushInstance', 'PushConnection']
+  const tested = ['User', 'Message', 'Token', 'Task', 'Event', 'PushInstance', 'PushConnection', 'WorkerInstance', 'Room', 'Membership']
   t.same(Object.values(Prisma.ModelName).sort(), tested.sort(), 'every model is covered')
 
   const defaults = await prisma.user.create({ data: { nickname: 'defaults', passwordHash: 'h' } })
@@ -42,6 +50,11 @@ t.test('the migrations match the Prisma schema', async (t) => {
 
   await t.rejects(prisma.user.create({ data: { nickname: 'defaults', passwordHash: 'h' } }), { code: 'P2002' }, 'nickname is unique')
   await t.rejects(prisma.message.create({ data: { source: 's', html: 'h', userId: 999 } }), 'messages need a user')
+  const flack = await prisma.message.create({ data: { source: 's', html: 'h', userId: defaults.id } })
+  t.match(flack, { roomId: 1, editedAt: null, deleted: false }, 'a message that names no room is in general')
+  await t.rejects(prisma.room.create({ data: { name: 'GENERAL', nameKey: 'general', kind: 'public' } }), { code: 'P2002' }, 'public names are unique')
+  await t.rejects(prisma.room.create({ data: { kind: 'direct', directKey: '41:41' } }), { code: 'P2002' }, 'one direct room per pair')
+  await t.rejects(prisma.room.create({ data: { name: 'x', nameKey: 'x', kind: 'secret' } }), 'kind is checked')
   await prisma.user.delete({ where: { id: 41 } })
   t.equal(await prisma.message.count({ where: { userId: 41 } }), 0, 'deleting a user cascades')
 })

@@ -4,12 +4,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
 import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../../lib/models'
 import { queueEditMessage, queuePostMessage, validateMessageSource } from '../../../lib/tasks'
+import { canRead } from '../../../lib/rooms'
 import { Id, IdParams, UnixTime } from '../schemas'
 import { PARAM_ERRORS, SECURITY, editTaskResponses, errors, messageRef, postTaskResponses } from '../responses'
 import { PreferHeaders, replyWithTask } from './tasks'
 
 // Lists never reach further back than this (the original app's rule).
 const HISTORY_SECONDS = 24 * 60 * 60
+// Flack's list is the room `general`'s.
+const GENERAL = 1
 
 export default async function messages (app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>()
@@ -40,20 +43,21 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       operationId: 'listMessages',
       tags: ['messages'],
       summary: 'Messages of the last 24 hours, least recently updated first',
-      description: '`updated_since=T` keeps messages updated strictly after T; `user_id` keeps one user\'s. Never older than 24 hours.',
+      description: 'The room `general`\'s messages (`room_id` for another room the caller may read; else 404 as for a missing room). `updated_since=T` keeps messages updated strictly after T; `user_id` keeps one user\'s. Never older than 24 hours.',
       security: SECURITY.optionalToken,
-      querystring: Type.Object({ updated_since: Type.Optional(UnixTime), user_id: Type.Optional(Id) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ messages: Type.Array(messageRef()) }, { description: 'The messages, ordered by updated_at, then id' }), ...errors(400, 401) },
+      querystring: Type.Object({ updated_since: Type.Optional(UnixTime), user_id: Type.Optional(Id), room_id: Type.Optional(Id) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ messages: Type.Array(messageRef()) }, { description: 'The messages, ordered by updated_at, then id' }), ...errors(400, 401, { 404: 'No room the caller may read has this id' }) },
     },
   }, async (request) => {
-    const { updated_since: since, user_id: userId } = request.query
+    const { updated_since: since, user_id: userId, room_id: roomId = GENERAL } = request.query
+    if (!await canRead(fastify.pg, request.currentUser?.id ?? null, roomId)) throw httpError(404, 'Room not found')
     const oldest = Math.max(since ?? 0, Math.floor(Date.now() / 1000) - HISTORY_SECONDS)
     const { rows } = await fastify.pg.query<MessageRow>({
       name: 'messages-since',
       text: `SELECT ${MESSAGE_COLUMNS} FROM messages
-             WHERE updated_at > to_timestamp($1) AND ($2::int IS NULL OR user_id = $2::int)
+             WHERE updated_at > to_timestamp($1) AND ($2::int IS NULL OR user_id = $2::int) AND room_id = $3
              ORDER BY updated_at, id`,
-      values: [oldest, userId ?? null],
+      values: [oldest, userId ?? null, roomId],
     })
     return { messages: rows.map(messageJson) }
   })
@@ -72,7 +76,8 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     const { rows } = await fastify.pg.query<MessageRow>({
       name: 'message-by-id', text: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, values: [request.params.id],
     })
-    if (rows.length === 0) throw httpError(404, 'Message not found')
+    // A message of a room the caller may not read is exactly as absent as one never written.
+    if (rows.length === 0 || !await canRead(fastify.pg, request.currentUser?.id ?? null, rows[0].roomId)) throw httpError(404, 'Message not found')
     return messageJson(rows[0])
   })
 
@@ -90,10 +95,10 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       response: editTaskResponses,
     },
   }, async (request, reply) => {
-    const { rows } = await fastify.pg.query<{ userId: number }>({
-      name: 'message-author', text: 'SELECT user_id AS "userId" FROM messages WHERE id = $1', values: [request.params.id],
+    const { rows } = await fastify.pg.query<{ userId: number, roomId: number }>({
+      name: 'message-author', text: 'SELECT user_id AS "userId", room_id AS "roomId" FROM messages WHERE id = $1', values: [request.params.id],
     })
-    if (rows.length === 0) throw httpError(404, 'Message not found')
+    if (rows.length === 0 || !await canRead(fastify.pg, request.currentUser!.id, rows[0].roomId)) throw httpError(404, 'Message not found')
     if (rows[0].userId !== request.currentUser!.id) throw httpError(403, 'You can only edit your own messages')
     const source = validateMessageSource(request.body.source, config.MESSAGE_MAX_LENGTH)
     const taskId = await queueEditMessage(fastify.pg, request.currentUser!.id, request.params.id, source)
