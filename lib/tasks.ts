@@ -3,6 +3,7 @@ import type pg from 'pg'
 import { httpError } from '../plugins/errors'
 import type { Prisma } from '../plugins/database'
 import { isUuid } from './models'
+import { MAX_MARKDOWN_NESTING, markdownNesting } from './markdown-nesting'
 
 // Asynchronous requests (202 + Location): a `tasks` row per request, and a graphile-worker
 // job that ends it by storing the final response. Row and job are written by one SQL
@@ -23,14 +24,23 @@ async function queryRows<R> (db: Queryable, text: string, values: unknown[]): Pr
   return db.$queryRawUnsafe<R[]>(text, ...values)
 }
 
-// Trims nothing: the source is kept as written. Throws a 400 for a missing, blank or too long source.
+// Trims nothing: the source is kept as written. Throws a 400 for a missing, blank, too long or too deeply nested source.
 export function validateMessageSource (source: unknown, maxLength: number): string {
   if (typeof source !== 'string') throw httpError(400, 'Invalid request: source must be a string')
   if (source.trim() === '') throw httpError(400, 'Invalid request: source must not be empty')
   // PostgreSQL text cannot hold NUL: refused here rather than failing in the worker.
   if (source.includes('\u0000')) throw httpError(400, 'Invalid request: source must not contain NUL characters')
   if (source.length > maxLength) throw httpError(400, `Invalid request: source must be at most ${maxLength} characters`)
+  // Checked after the length, so the measure runs on bounded input.
+  checkNesting(source)
   return source
+}
+
+// Deeper Markdown would overflow the renderer's stack; the worker checks again before rendering.
+export function checkNesting (source: string): void {
+  if (markdownNesting(source) > MAX_MARKDOWN_NESTING) {
+    throw httpError(400, `Invalid request: source must nest at most ${MAX_MARKDOWN_NESTING} levels of quotes, lists or emphasis`)
+  }
 }
 
 const QUEUE_TASK = `WITH task AS (

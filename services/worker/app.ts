@@ -1,4 +1,4 @@
-import { Logger, run, type LogLevel, type Runner, type TaskList } from 'graphile-worker'
+import { Logger, type LogLevel, type Runner, type TaskList } from 'graphile-worker'
 import { loadConfig, type Config, type ConfigInput } from '../../plugins/config'
 import { createDatabase, createPool, type Database } from '../../plugins/database'
 import type { Closeable } from '../../lib/run-service'
@@ -10,7 +10,10 @@ import editMessage from './tasks/edit_message'
 import previewLinks from './tasks/preview_links'
 import sweepPresence, { SWEEP_PRESENCE } from './tasks/sweep_presence'
 import prune, { PRUNE } from './tasks/prune'
+import endStrandedTasks, { END_STRANDED_TASKS } from './tasks/end_stranded_tasks'
 import { scheduleNext } from './recurring'
+import { HEARTBEAT_DEFAULTS, WorkerHeartbeat, type HeartbeatSettings } from './heartbeat'
+import { RunnerSupervisor } from './supervisor'
 
 // Task identifier -> task: the identifier is the file name under tasks/.
 const TASKS: Record<string, TaskFactory> = {
@@ -19,9 +22,10 @@ const TASKS: Record<string, TaskFactory> = {
   [PREVIEW_LINKS]: previewLinks,
   [SWEEP_PRESENCE]: sweepPresence,
   [PRUNE]: prune,
+  [END_STRANDED_TASKS]: endStrandedTasks,
 }
 // The recurring jobs every worker makes sure exist (at start, then every minute).
-const RECURRING = [SWEEP_PRESENCE, PRUNE]
+const RECURRING = [SWEEP_PRESENCE, PRUNE, END_STRANDED_TASKS]
 const ENSURE_RECURRING_MS = 60_000
 
 export interface WorkerOptions {
@@ -31,6 +35,18 @@ export interface WorkerOptions {
   handleSignals?: boolean
   // Only these tasks (benchmarks add their own); defaults to all of them.
   tasks?: TaskList
+  // Heartbeat timing (tests shorten it).
+  heartbeat?: Partial<HeartbeatSettings>
+  // Called if the worker stops for good without being closed; the process should then exit non-zero.
+  onStoppedForGood?: (err: Error) => void
+}
+
+export interface WorkerHealth {
+  // A job runner is running (it is started again after a database outage stops it).
+  running: boolean
+  // The database saw our heartbeat recently.
+  alive: boolean
+  restarts: number
 }
 
 export interface Worker extends Closeable {
@@ -38,6 +54,8 @@ export interface Worker extends Closeable {
   db: Database
   start: () => Promise<Runner>
   runner: () => Runner | null
+  health: () => WorkerHealth
+  heartbeat: WorkerHeartbeat
 }
 
 // graphile-worker levels mapped onto ours; per-job chatter ('Completed task ...') stays at debug.
@@ -69,11 +87,42 @@ export function buildWorker (options: WorkerOptions): Worker {
   // Ours, not graphile-worker's: it ends its own pool without waiting, and a database stopped
   // right after would then crash the process with an unhandled idle-client error.
   const queuePool = createPool(config.DATABASE_URL, config.WORKER_CONCURRENCY + 2)
-  let runner: Runner | null = null
+  // Its own connection, so heartbeats never wait behind jobs for one.
+  const heartbeatPool = createPool(config.DATABASE_URL, 1, { query_timeout: 5000 })
+  const heartbeat = new WorkerHeartbeat(heartbeatPool, {
+    info: (line) => logger.info(line),
+    warn: (line) => logger.warn(line),
+  }, Object.keys(taskList), { ...HEARTBEAT_DEFAULTS, ...options.heartbeat })
+  const supervisor = new RunnerSupervisor({
+    runnerOptions: {
+      pgPool: queuePool,
+      concurrency: config.WORKER_CONCURRENCY,
+      noHandleSignals: options.handleSignals !== true,
+      logger,
+      taskList,
+      preset: {
+        worker: {
+          // Lock a batch of jobs per fetch: far fewer round trips per job.
+          localQueue: { size: config.WORKER_LOCAL_QUEUE_SIZE },
+          completeJobBatchDelay: 0,
+          failJobBatchDelay: 0,
+        },
+      },
+    },
+    log: { warn: (line) => logger.warn(line), error: (line) => logger.error(line) },
+    onPool: (poolId) => heartbeat.setPool(poolId),
+    onStoppedForGood: (err) => {
+      logger.error(`worker stopped for good: ${err.message}`)
+      options.onStoppedForGood?.(err)
+    },
+  })
+  heartbeat.onBeat = (jobsWaiting) => supervisor.jobsWaiting(jobsWaiting)
+  let started: Promise<Runner> | null = null
   let timer: NodeJS.Timeout | undefined
   let closing: Promise<void> | null = null
 
   const ensureRecurring = async (): Promise<void> => {
+    const runner = supervisor.current
     if (runner === null || options.tasks !== undefined) return
     for (const identifier of RECURRING) await scheduleNext(runner, identifier, 0)
   }
@@ -81,38 +130,31 @@ export function buildWorker (options: WorkerOptions): Worker {
   return {
     config,
     db,
-    runner: () => runner,
-    start: async () => {
-      if (runner !== null) return runner
-      runner = await run({
-        pgPool: queuePool,
-        concurrency: config.WORKER_CONCURRENCY,
-        noHandleSignals: options.handleSignals !== true,
-        logger,
-        taskList,
-        preset: {
-          worker: {
-            // Lock a batch of jobs per fetch: far fewer round trips per job.
-            localQueue: { size: config.WORKER_LOCAL_QUEUE_SIZE },
-            completeJobBatchDelay: 0,
-            failJobBatchDelay: 0,
-          },
-        },
-      })
-      runner.promise.catch((err: Error) => logger.error(`worker stopped: ${err.message}`))
-      await ensureRecurring().catch((err: Error) => logger.error(`recurring jobs: ${err.message}`))
-      timer = setInterval(() => { ensureRecurring().catch((err: Error) => logger.warn(`recurring jobs: ${err.message}`)) }, ENSURE_RECURRING_MS)
-      timer.unref()
-      return runner
+    heartbeat,
+    runner: () => supervisor.current,
+    health: () => ({ running: supervisor.running, alive: heartbeat.alive, restarts: supervisor.restarts }),
+    start: () => {
+      started ??= (async () => {
+        const runner = await supervisor.start()
+        heartbeat.start()
+        await ensureRecurring().catch((err: Error) => logger.error(`recurring jobs: ${err.message}`))
+        timer = setInterval(() => { ensureRecurring().catch((err: Error) => logger.warn(`recurring jobs: ${err.message}`)) }, ENSURE_RECURRING_MS)
+        timer.unref()
+        return runner
+      })()
+      return started
     },
     // Jobs in flight finish (or are released to the queue); then the pools close.
     close: () => {
       closing ??= (async () => {
         clearInterval(timer)
-        await runner?.stop().catch((err: Error) => logger.error(`stopping: ${err.message}`))
+        await started?.catch(() => {})
+        await supervisor.stop()
+        await heartbeat.stop()
         await previewer.close()
         await queuePool.end()
         await pipelined.end()
+        await heartbeatPool.end()
         await db.close()
       })()
       return closing

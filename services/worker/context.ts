@@ -73,28 +73,53 @@ async function storeResponse (client: pg.PoolClient, taskId: string, status: 'do
 
 // Runs a task's work and stores its final response in one transaction, once: the task row
 // is locked and skipped when already finished, so a job delivered twice changes nothing.
-export async function finishTask (ctx: WorkerContext, helpers: JobHelpers, taskId: string,
-  work: (client: pg.PoolClient, task: LockedTask) => Promise<TaskOutcome>): Promise<void> {
-  await failingForGood(ctx, helpers, taskId, () => inTransaction(ctx.db.pool, async (client) => {
-    const { rows } = await client.query<LockedTask>({ ...LOCK_TASK, values: [taskId] })
-    if (rows.length === 0) return // finished already, or gone with its user
-    const outcome = await work(client, rows[0])
-    await storeResponse(client, taskId, 'done', outcome.response, outcome.message?.id ?? null)
-    if (outcome.message !== undefined) await publishMessage(asTransaction(client), outcome.message)
-  }))
+// `prepare` runs first, outside the transaction (rendering holds no row lock).
+export async function finishTask<P> (ctx: WorkerContext, helpers: JobHelpers, taskId: string, prepare: () => P,
+  work: (client: pg.PoolClient, task: LockedTask, prepared: P) => Promise<TaskOutcome>): Promise<void> {
+  await failingForGood(ctx, helpers, taskId, async () => {
+    const prepared = prepare()
+    await inTransaction(ctx.db.pool, async (client) => {
+      const { rows } = await client.query<LockedTask>({ ...LOCK_TASK, values: [taskId] })
+      if (rows.length === 0) return // finished already, or gone with its user
+      const outcome = await work(client, rows[0], prepared)
+      await storeResponse(client, taskId, 'done', outcome.response, outcome.message?.id ?? null)
+      if (outcome.message !== undefined) await publishMessage(asTransaction(client), outcome.message)
+    })
+  })
 }
 
-// On its last attempt a failing task is ended with a 500 instead of being retried.
+// A failure no retry can fix (the source cannot be rendered, the job is invalid): its task ends
+// at once with this response instead of being retried.
+export class PermanentError extends Error {
+  constructor (readonly response: FinalResponse & { body: { error: string } }, options?: ErrorOptions) {
+    super(response.body.error, options)
+  }
+}
+
+export const permanentError = (status: number, error: string, cause?: unknown): PermanentError =>
+  new PermanentError({ status, body: { error } }, { cause })
+
+const GAVE_UP: FinalResponse = { status: 500, body: { error: 'The task failed' } }
+
+// Ends a task that is still unfinished with an error response (a no-op for a finished one). A
+// client error is a final answer like an edit's 403 ('done'); 'failed' tasks answer a 500.
+export async function failTask (ctx: WorkerContext, taskId: string, response: FinalResponse): Promise<void> {
+  await inTransaction(ctx.db.pool, async (client) => {
+    const { rows } = await client.query({ ...LOCK_TASK, values: [taskId] })
+    if (rows.length > 0) await storeResponse(client, taskId, response.status < 500 ? 'done' : 'failed', response, null)
+  })
+}
+
+// A failing task ends with its error at once when no retry can fix it, else on its last attempt.
+// If storing that fails too, the job fails and is retried (or the stranded-task sweep ends it).
 export async function failingForGood (ctx: WorkerContext, helpers: JobHelpers, taskId: string, attempt: () => Promise<void>): Promise<void> {
   try {
     await attempt()
   } catch (err) {
-    if (helpers.job.attempts < helpers.job.max_attempts) throw err
+    const permanent = err instanceof PermanentError
+    if (!permanent && helpers.job.attempts < helpers.job.max_attempts) throw err
     helpers.logger.error(`task ${taskId} failed for good: ${(err as Error).message}`)
-    await inTransaction(ctx.db.pool, async (client) => {
-      const { rows } = await client.query({ ...LOCK_TASK, values: [taskId] })
-      if (rows.length > 0) await storeResponse(client, taskId, 'failed', { status: 500, body: { error: 'The task failed' } }, null)
-    })
+    await failTask(ctx, taskId, permanent ? err.response : GAVE_UP)
   }
 }
 

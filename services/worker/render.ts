@@ -1,8 +1,8 @@
-import { Marked } from 'marked'
+import { Marked, type Tokens } from 'marked'
 import sanitizeHtml from 'sanitize-html'
 import linkifyHtml from 'linkify-html'
 
-// The allow-list of DESIGN.md "Message rendering"; every other tag is stripped, its text kept.
+// The tags a rendered message may keep (docs/API.md, "Message"); every other tag is stripped, its text kept.
 export const ALLOWED_TAGS = ['a', 'abbr', 'acronym', 'b', 'code', 'em', 'i', 'strong']
 
 // Elements whose contents are code or metadata, never chat text: dropped with their contents.
@@ -17,8 +17,20 @@ export interface RenderedMessage {
   links: string[]
 }
 
-// GitHub-flavoured Markdown; marked's own autolinks stay (same output as linkify's).
+// GitHub-flavoured Markdown; marked's own autolinks of web addresses stay (same output as linkify's),
+// but a bare e-mail address stays text, as in Flack: only an explicit link (`[me](mailto:...)`,
+// `<me@example.com>`) makes a mailto: link.
 const markdown = new Marked({ gfm: true, breaks: false, async: false })
+markdown.use({
+  tokenizer: {
+    url (src) {
+      const match = this.rules.inline.url.exec(src)
+      if (match === null || match[2] !== '@') return false // not an address: marked's own autolink
+      // A text token where marked's typing expects a link: the lexer takes any token here.
+      return { type: 'text', raw: match[0], text: match[0] } as unknown as Tokens.Link
+    },
+  },
+})
 
 const escapeMap: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => escapeMap[c])
@@ -61,9 +73,9 @@ export function renderMessage (source: string): RenderedMessage {
 
 export interface LinkPreview { url: string, title: string | null, description: string | null }
 
-// `<blockquote><p><a href="URL">TITLE</a></p><p>DESCRIPTION</p></blockquote>`, every value escaped.
+// `<blockquote><p><a href="URL" rel="nofollow">TITLE</a></p><p>DESCRIPTION</p></blockquote>`, every value escaped.
 export function previewHtml (preview: LinkPreview): string {
   const title = preview.title ?? preview.url
   const description = preview.description ?? 'No description found.'
-  return `<blockquote><p><a href="${escapeHtml(preview.url)}">${escapeHtml(title)}</a></p><p>${escapeHtml(description)}</p></blockquote>`
+  return `<blockquote><p><a href="${escapeHtml(preview.url)}" rel="nofollow">${escapeHtml(title)}</a></p><p>${escapeHtml(description)}</p></blockquote>`
 }

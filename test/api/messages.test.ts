@@ -163,7 +163,7 @@ t.test('link previews: a follow-up job saves the message again and publishes it'
     const got = (await app.inject({ method: 'GET', url: `/api/messages/${res.json().id}` })).json()
     return got.html !== base ? got : null
   }, 10000, 'the preview')
-  t.equal(previewed.html, `${base}<blockquote><p><a href="${url}">Foo &amp; &quot;bar&quot; &lt;b&gt;</a></p><p>A &lt;page&gt; &amp; more</p></blockquote>`)
+  t.equal(previewed.html, `${base}<blockquote><p><a href="${url}" rel="nofollow">Foo &amp; &quot;bar&quot; &lt;b&gt;</a></p><p>A &lt;page&gt; &amp; more</p></blockquote>`)
   const events = await pool.query("SELECT model FROM events WHERE class = 'Message' AND (model->>'id')::int = $1 ORDER BY seq", [res.json().id])
   t.equal(events.rows.length, 2, 'created, then updated with the preview')
   t.equal(events.rows[1].model.html, previewed.html)

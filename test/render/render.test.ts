@@ -23,11 +23,11 @@ t.test('markdown and the allow-list', async (t) => {
 
 t.test('preview blockquote format, every value escaped', async (t) => {
   t.equal(previewHtml({ url: 'http://foo.com', title: 'Foo', description: 'Bar' }),
-    '<blockquote><p><a href="http://foo.com">Foo</a></p><p>Bar</p></blockquote>')
+    '<blockquote><p><a href="http://foo.com" rel="nofollow">Foo</a></p><p>Bar</p></blockquote>')
   t.equal(previewHtml({ url: 'http://foo.com/?a=1&b="2"', title: null, description: null }),
-    '<blockquote><p><a href="http://foo.com/?a=1&amp;b=&quot;2&quot;">http://foo.com/?a=1&amp;b=&quot;2&quot;</a></p><p>No description found.</p></blockquote>')
+    '<blockquote><p><a href="http://foo.com/?a=1&amp;b=&quot;2&quot;" rel="nofollow">http://foo.com/?a=1&amp;b=&quot;2&quot;</a></p><p>No description found.</p></blockquote>')
   t.equal(previewHtml({ url: 'http://x.com', title: '<script>alert(1)</script>', description: '"><img src=x onerror=alert(1)>' }),
-    '<blockquote><p><a href="http://x.com">&lt;script&gt;alert(1)&lt;/script&gt;</a></p><p>&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</p></blockquote>')
+    '<blockquote><p><a href="http://x.com" rel="nofollow">&lt;script&gt;alert(1)&lt;/script&gt;</a></p><p>&quot;&gt;&lt;img src=x onerror=alert(1)&gt;</p></blockquote>')
 })
 
 // Known XSS vectors: tags, handlers, URL schemes in many spellings, SVG/MathML, malformed

@@ -2,8 +2,8 @@ import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { MESSAGE_COLUMNS, type MessageRow } from '../../../lib/models'
 import { PREVIEW_LINKS } from '../../../lib/tasks'
-import { renderMessage } from '../render'
-import { addJobInTransaction, finishTask, type TaskFactory } from '../context'
+import { addJobInTransaction, failTask, finishTask, type TaskFactory } from '../context'
+import { renderSource, taskIdOf } from '../task-input'
 
 const Payload = Compile(Type.Object({ taskId: Type.String({ format: 'uuid' }), messageId: Type.Integer({ minimum: 1 }), source: Type.String() }))
 
@@ -15,12 +15,13 @@ const UPDATE_MESSAGE = {
 // Re-renders an edited message; the task ends in 204 (or 404/403 if the message went away meanwhile).
 const editMessage: TaskFactory = (ctx) => async (payload, helpers) => {
   if (!Payload.Check(payload)) {
-    helpers.logger.error('edit_message: invalid payload, dropped')
+    helpers.logger.error('edit_message: invalid payload, its task ends with an error')
+    const taskId = taskIdOf(payload)
+    if (taskId !== null) await failTask(ctx, taskId, { status: 500, body: { error: 'The task failed' } })
     return
   }
   const { taskId, messageId, source } = payload
-  const rendered = renderMessage(source)
-  await finishTask(ctx, helpers, taskId, async (client, task) => {
+  await finishTask(ctx, helpers, taskId, () => renderSource(source), async (client, task, rendered) => {
     const { rows } = await client.query<MessageRow>({ ...UPDATE_MESSAGE, values: [messageId, source, rendered.html, task.userId] })
     if (rows.length === 0) {
       const exists = await client.query('SELECT 1 FROM messages WHERE id = $1', [messageId])

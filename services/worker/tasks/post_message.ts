@@ -1,8 +1,8 @@
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { renderMessage } from '../render'
-import { failingForGood, type TaskFactory } from '../context'
+import { failingForGood, failTask, type TaskFactory } from '../context'
 import { PostBatcher } from '../post-batcher'
+import { renderSource, taskIdOf } from '../task-input'
 
 // Jobs may have been queued by an older version: checked, never trusted.
 const Payload = Compile(Type.Object({ taskId: Type.String({ format: 'uuid' }), source: Type.String() }))
@@ -12,15 +12,19 @@ const postMessage: TaskFactory = (ctx) => {
   const batcher = new PostBatcher(ctx.pipelined)
   return async (payload, helpers) => {
     if (!Payload.Check(payload)) {
-      helpers.logger.error('post_message: invalid payload, dropped')
+      helpers.logger.error('post_message: invalid payload, its task ends with an error')
+      const taskId = taskIdOf(payload)
+      if (taskId !== null) await failTask(ctx, taskId, { status: 500, body: { error: 'The task failed' } })
       return
     }
     const { taskId, source } = payload
     // Yield first: graphile-worker's next fetch goes out before this batch's CPU-bound rendering.
     await new Promise((resolve) => setImmediate(resolve))
-    const rendered = renderMessage(source)
-    const hasLinks = rendered.links.length > 0 && ctx.config.LINK_PREVIEW_MAX_LINKS > 0
-    await failingForGood(ctx, helpers, taskId, () => batcher.post({ taskId, source, html: rendered.html, hasLinks }))
+    await failingForGood(ctx, helpers, taskId, async () => {
+      const rendered = renderSource(source)
+      const hasLinks = rendered.links.length > 0 && ctx.config.LINK_PREVIEW_MAX_LINKS > 0
+      await batcher.post({ taskId, source, html: rendered.html, hasLinks })
+    })
   }
 }
 
