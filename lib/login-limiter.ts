@@ -1,48 +1,63 @@
-// Counts failed logins per key in fixed windows; in-process, so each api instance limits on its own.
+import ipaddr from 'ipaddr.js'
+
+interface Window { count: number, resetAt: number }
+
+// Counts failures per key in fixed windows that start with a key's first failure; in-process,
+// so each api instance limits on its own.
 export class LoginLimiter {
-  private readonly failures = new Map<string, { count: number, resetAt: number }>()
+  private readonly windows = new Map<string, Window>()
 
   constructor (private readonly windowMs: number, private readonly maxKeys = 100_000) {}
 
   // Seconds until the key may try again, or 0 when it is under its limit.
   retryAfter (key: string, limit: number, now = Date.now()): number {
-    const entry = this.failures.get(key)
+    const entry = this.windows.get(key)
     if (entry === undefined || entry.resetAt <= now || entry.count < limit) return 0
     return Math.ceil((entry.resetAt - now) / 1000)
   }
 
   // Failures of the key in its current window.
   count (key: string, now = Date.now()): number {
-    const entry = this.failures.get(key)
+    const entry = this.windows.get(key)
     return entry === undefined || entry.resetAt <= now ? 0 : entry.count
   }
 
   fail (key: string, now = Date.now()): void {
-    const entry = this.failures.get(key)
-    if (entry === undefined || entry.resetAt <= now) {
-      if (this.failures.size >= this.maxKeys) this.prune(now)
-      this.failures.set(key, { count: 1, resetAt: now + this.windowMs })
-    } else {
+    const entry = this.windows.get(key)
+    if (entry !== undefined && entry.resetAt > now) {
       entry.count++
+      return
     }
+    // Deleted first so that the map's order stays the order in which windows started.
+    this.windows.delete(key)
+    if (this.windows.size >= this.maxKeys) this.prune(now)
+    this.windows.set(key, { count: 1, resetAt: now + this.windowMs })
   }
 
   // Takes back one failure counted ahead of time.
   undo (key: string): void {
-    const entry = this.failures.get(key)
-    if (entry !== undefined && --entry.count <= 0) this.failures.delete(key)
+    const entry = this.windows.get(key)
+    if (entry !== undefined && --entry.count <= 0) this.windows.delete(key)
   }
 
-  forget (key: string): void { this.failures.delete(key) }
+  forget (key: string): void { this.windows.delete(key) }
 
+  // Under a flood of distinct keys, drops the ended windows, then the fewest failures (oldest first),
+  // down to 90%: the keys under attack are the ones kept.
   private prune (now: number): void {
-    for (const [key, entry] of this.failures) if (entry.resetAt <= now) this.failures.delete(key)
-    // Under a flood of distinct keys, drop the oldest rather than grow without bound.
-    for (const key of this.failures.keys()) {
-      if (this.failures.size < this.maxKeys) break
-      this.failures.delete(key)
-    }
+    for (const [key, entry] of this.windows) if (entry.resetAt <= now) this.windows.delete(key)
+    if (this.windows.size < this.maxKeys) return
+    const byCount = [...this.windows].sort(([, a], [, b]) => a.count - b.count || a.resetAt - b.resetAt)
+    for (const [key] of byCount.slice(0, this.windows.size - Math.floor(this.maxKeys * 0.9))) this.windows.delete(key)
   }
+}
+
+// The key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a whole /64).
+export function addressKey (address: string): string {
+  if (!ipaddr.isValid(address)) return address
+  const parsed = ipaddr.process(address)
+  if (parsed.kind() === 'ipv4') return parsed.toString()
+  return `${(parsed as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`
 }
 
 export interface LoginLimits {
@@ -50,43 +65,73 @@ export interface LoginLimits {
   perPair: number
   perAddress: number
   windowMs: number
-  // Each attempt on a nickname with perPair failures (from any addresses) in its window waits this long.
+  // Past perPair failures on a nickname (from any addresses) in its window, its checks are spaced this far apart.
   nicknameDelayMs: number
 }
+
+// Waiting attempts past this many delays, from an address that has already failed, are refused instead.
+const BACKLOG_DELAYS = 10
 
 export interface LoginAttempt { readonly keys: { pair: string, address: string, nickname: string } }
 export type LoginVerdict = { retryAfter: number } | { delayMs: number, attempt: LoginAttempt }
 
-// Refusing per nickname alone would let anyone lock its owner out; so a nickname under attack only
-// slows every attempt on it, while refusals fall on the guessing address.
+// Refusing per nickname alone would let anyone lock its owner out; so a nickname under attack has its
+// checks queued one delay apart, whatever the number of guessing addresses, while refusals fall on them.
 export class LoginGuard {
-  private readonly limiter: LoginLimiter
+  private readonly pairs: LoginLimiter
+  private readonly addresses: LoginLimiter
+  // One map per kind: a flood of new addresses or nicknames cannot push out the counts of another kind.
+  private readonly nicknames: LoginLimiter
+  // When the last queued check on each nickname under attack may start.
+  private readonly lastSlot = new Map<string, number>()
 
-  constructor (private readonly limits: LoginLimits) {
-    this.limiter = new LoginLimiter(limits.windowMs)
+  constructor (private readonly limits: LoginLimits, maxKeys = 100_000) {
+    this.pairs = new LoginLimiter(limits.windowMs, maxKeys)
+    this.addresses = new LoginLimiter(limits.windowMs, maxKeys)
+    this.nicknames = new LoginLimiter(limits.windowMs, maxKeys)
   }
 
   // An attempt counts as a failure at once, so parallel guesses cannot all slip under a limit;
   // `succeeded` takes it back.
   begin (nickname: string, address: string, now = Date.now()): LoginVerdict {
-    const keys = { pair: `p:${address}\n${nickname}`, address: `a:${address}`, nickname: `n:${nickname}` }
+    const client = addressKey(address)
+    const keys = { pair: `${client}\n${nickname}`, address: client, nickname }
     const retryAfter = Math.max(
-      this.limiter.retryAfter(keys.pair, this.limits.perPair, now),
-      this.limiter.retryAfter(keys.address, this.limits.perAddress, now))
+      this.pairs.retryAfter(keys.pair, this.limits.perPair, now),
+      this.addresses.retryAfter(keys.address, this.limits.perAddress, now))
     if (retryAfter > 0) return { retryAfter }
-    const delayMs = this.limiter.count(keys.nickname, now) >= this.limits.perPair ? this.limits.nicknameDelayMs : 0
-    for (const key of Object.values(keys)) this.limiter.fail(key, now)
+    let delayMs = 0
+    if (this.nicknames.count(nickname, now) >= this.limits.perPair) {
+      const slot = Math.max(now, this.lastSlot.get(nickname) ?? 0) + this.limits.nicknameDelayMs
+      const backlogMs = BACKLOG_DELAYS * this.limits.nicknameDelayMs
+      // A clean address always gets a place, so the owner is never refused; a guessing one waits its turn outside.
+      if (slot - now > backlogMs && this.addresses.count(keys.address, now) > 0) return { retryAfter: Math.ceil((slot - now - backlogMs) / 1000) }
+      this.queue(nickname, slot, now)
+      delayMs = slot - now
+    }
+    this.pairs.fail(keys.pair, now)
+    this.addresses.fail(keys.address, now)
+    this.nicknames.fail(keys.nickname, now)
     return { delayMs, attempt: { keys } }
   }
 
   succeeded ({ keys }: LoginAttempt): void {
-    this.limiter.forget(keys.pair)
-    this.limiter.undo(keys.address)
-    this.limiter.undo(keys.nickname)
+    this.pairs.forget(keys.pair)
+    this.addresses.undo(keys.address)
+    this.nicknames.undo(keys.nickname)
   }
 
   // The attempt could not be checked: it is not a failure.
   abandoned ({ keys }: LoginAttempt): void {
-    for (const key of Object.values(keys)) this.limiter.undo(key)
+    this.pairs.undo(keys.pair)
+    this.addresses.undo(keys.address)
+    this.nicknames.undo(keys.nickname)
+  }
+
+  private queue (nickname: string, slot: number, now: number): void {
+    this.lastSlot.delete(nickname)
+    // Only nicknames with a check still to come are kept.
+    if (this.lastSlot.size >= 10_000) for (const [key, at] of this.lastSlot) if (at <= now) this.lastSlot.delete(key)
+    this.lastSlot.set(nickname, slot)
   }
 }

@@ -147,6 +147,7 @@ export default fp(async (fastify) => {
       reply.header('retry-after', String(verdict.retryAfter))
       throw httpError(429, 'Too many failed logins; try again later')
     }
+    // A nickname under attack: this check waits for its turn in the nickname's queue.
     if (verdict.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, verdict.delayMs))
     let user: { id: number, passwordHash: string } | null
     let ok: boolean

@@ -4,6 +4,7 @@ import { Type, type Static } from 'typebox'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { isIP } from 'node:net'
 
 const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback })
 const Seconds = (fallback: number) => Type.Integer({ minimum: 1, default: fallback })
@@ -13,7 +14,8 @@ export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
   DATABASE_URL: Type.String({ minLength: 1, pattern: '^postgres(ql)?://' }),
   HOST: Type.String({ default: '127.0.0.1' }),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  // false, true (only behind a proxy that overwrites X-Forwarded-For) or the proxies' addresses/CIDRs, comma-separated.
+  TRUST_PROXY: Type.String({ default: 'false' }),
   API_PORT: Port(5000),
   PUSH_PORT: Port(5001),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
@@ -50,18 +52,43 @@ export const ConfigSchema = Type.Object({
   PUSH_MAX_SOCKETS_PER_ADDRESS: Type.Integer({ minimum: 1, default: 50 }),
 })
 
-export type Config = Static<typeof ConfigSchema> & { JWT_SECRET: string }
+export type Config = Omit<Static<typeof ConfigSchema>, 'TRUST_PROXY'> & { JWT_SECRET: string, TRUST_PROXY: TrustProxy }
+// Fastify's trustProxy: none, every hop, or the hops from these addresses.
+export type TrustProxy = boolean | string[]
 export type ConfigInput = Record<string, string | number | boolean | undefined>
 
 // Validates the given variables (never process.env itself: callers pass it).
 export function loadConfig (env: ConfigInput): Config {
   const data = Object.fromEntries(Object.entries(env).filter(([k, v]) => v !== undefined && v !== '' && k in ConfigSchema.properties))
   const parsed = envSchema<Static<typeof ConfigSchema>>({ schema: structuredClone(ConfigSchema), data, env: false, dotenv: false })
+  const config = parsed as unknown as Config
+  config.TRUST_PROXY = trustProxy(parsed.TRUST_PROXY)
   if (parsed.JWT_SECRET === undefined) {
     if (parsed.NODE_ENV === 'production') throw new Error('env must have required property \'JWT_SECRET\' when NODE_ENV=production')
-    parsed.JWT_SECRET = developmentSecret(parsed.DATA_DIR)
+    config.JWT_SECRET = developmentSecret(parsed.DATA_DIR)
   }
-  return parsed as Config
+  return config
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+// A hop count is refused: Fastify ignores it, since a client reaching the service directly could forge the hops.
+function trustProxy (value: string): TrustProxy {
+  const text = value.trim().toLowerCase()
+  if (text === 'true' || text === 'false') return text === 'true'
+  const entries = text.split(',').map((entry) => entry.trim())
+  const bad = entries.find((entry) => !PROXY_NAMES.has(entry) && !isAddressOrCidr(entry))
+  if (bad !== undefined) {
+    throw new Error(`TRUST_PROXY must be false, true or a comma-separated list of proxy addresses or CIDRs (such as 10.0.0.1, 192.168.0.0/16, loopback): ${JSON.stringify(bad)} is not one`)
+  }
+  return entries
+}
+
+function isAddressOrCidr (entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/')
+  const version = isIP(address)
+  if (version === 0 || rest.length > 0) return false
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128))
 }
 
 // Outside production a secret is generated once and kept, so tokens survive restarts.

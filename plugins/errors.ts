@@ -22,10 +22,12 @@ export default fp(async (fastify) => {
     }
     // Fastify closes the connection after a refused body while the client is still sending it:
     // the client's writes then fail and it may never read the answer. Read and drop the rest
-    // first (REQUEST_TIMEOUT_MS bounds it), then answer on a connection in a clean state.
+    // first (up to DRAIN_LIMIT_BYTES and REQUEST_TIMEOUT_MS), then answer on a connection in a clean state.
     if (hasBody(request) && !request.raw.readableEnded && !request.raw.destroyed) {
-      await drained(request.raw)
-      reply.removeHeader('connection')
+      // A body announced larger than the limit is not read at all.
+      const announced = Number(request.headers['content-length'] ?? 0)
+      if (announced <= DRAIN_LIMIT_BYTES && await drained(request.raw, DRAIN_LIMIT_BYTES)) reply.removeHeader('connection')
+      else reply.header('connection', 'close')
     }
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="Authentication Required"')
     const message = err.validation !== undefined ? `Invalid request: ${err.message}` : err.message
@@ -64,12 +66,30 @@ export function clientErrorHandler (this: FastifyInstance, err: Error & { code?:
 const hasBody = (request: FastifyRequest): boolean =>
   request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined
 
-// Resolves when the rest of a request body has been read and dropped, or the connection is gone.
-function drained (raw: IncomingMessage): Promise<void> {
+// Enough for any honest upload that missed the limit; past it a client is only making the server read.
+const DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
+
+// Resolves true when the rest of a request body has been read and dropped, false when more than
+// `limit` bytes came first (reading stops; the connection is to be closed) or the connection is gone.
+function drained (raw: IncomingMessage, limit: number): Promise<boolean> {
   return new Promise((resolve) => {
-    raw.once('end', resolve)
-    raw.once('close', resolve)
+    let read = 0
+    const finish = (clean: boolean): void => {
+      raw.off('data', count)
+      raw.off('end', ended)
+      raw.off('close', closed)
+      resolve(clean)
+    }
+    const count = (chunk: Buffer): void => {
+      read += chunk.length
+      if (read > limit) { raw.pause(); finish(false) }
+    }
+    const ended = (): void => finish(true)
+    const closed = (): void => finish(false)
     raw.removeAllListeners('data')
+    raw.on('data', count)
+    raw.once('end', ended)
+    raw.once('close', closed)
     raw.resume()
   })
 }

@@ -1,7 +1,8 @@
 // The Procfile.dev `db` process: the embedded PostgreSQL under DATA_DIR, in the foreground until
 // signalled (with DATABASE_URL set, nothing to run: it only waits, as foreman ends all when one ends).
 // Its stop waits a while for the services' connections to close.
-import { loadEnvFile, onShutdown, underForeman } from '../lib/run-service'
+import { loadEnvFile } from '../lib/env-file'
+import { onShutdown, underForeman } from '../lib/shutdown'
 import { localDatabase, type LocalDatabase } from './local-database'
 
 const log = (line: string): void => console.log(line)

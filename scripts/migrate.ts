@@ -1,7 +1,7 @@
 // `npm run migrate` (and the Procfile's release line): apply pending migrations. A live embedded
 // PostgreSQL of this checkout (npm start's, the Procfile.dev db) is used and left running.
 import { migrate } from '../lib/migrations'
-import { loadEnvFile } from '../lib/run-service'
+import { loadEnvFile } from '../lib/env-file'
 import { localDatabase } from './local-database'
 
 async function main (): Promise<void> {

@@ -2,7 +2,9 @@
 // DATABASE_URL is set), migrations, then the api, worker and push services.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { migrate } from '../lib/migrations'
-import { loadEnvFile, onShutdown, type Closeable } from '../lib/run-service'
+import { loadEnvFile } from '../lib/env-file'
+import type { Closeable } from '../lib/run-service'
+import { onShutdown } from '../lib/shutdown'
 import { localDatabase, type LocalDatabase } from './local-database'
 import { startApi } from '../services/api/server'
 import { startWorker } from '../services/worker/server'

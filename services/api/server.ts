@@ -4,7 +4,13 @@ import { runService } from '../../lib/run-service'
 
 export async function startApi (env: NodeJS.ProcessEnv): Promise<FastifyInstance> {
   const app = await buildApi({ env })
-  await app.listen({ port: app.config.API_PORT, host: app.config.HOST })
+  try {
+    await app.listen({ port: app.config.API_PORT, host: app.config.HOST })
+  } catch (err) {
+    // A taken port: close what the app opened (pool, LISTEN connection) before giving up.
+    await app.close()
+    throw err
+  }
   return app
 }
 

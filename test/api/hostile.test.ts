@@ -94,7 +94,10 @@ t.test('Fastify\'s own errors answer in the one form, in the api and the push se
       t.equal(long.headers['x-content-type-options'], 'nosniff')
     }
   }
-  t.equal((await push.app.inject({ method: 'GET', url: '/ws?since=%zz' })).json().error !== undefined, true)
+  const badQuery = await push.app.inject({ method: 'GET', url: '/ws?since=%zz' })
+  t.equal(badQuery.statusCode, 400)
+  t.same(Object.keys(badQuery.json()), ['error'], badQuery.body)
+  t.type(badQuery.json().error, 'string')
 })
 
 t.test('JSON responses carry X-Content-Type-Options: nosniff', async (t) => {

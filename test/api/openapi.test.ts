@@ -173,10 +173,11 @@ t.test('every status a route answers is documented, with a body of the documente
       if (res.statusCode >= 400 && Object.keys(json as object).length !== 1) throw new Error(`${what}: not the one error form {"error": "..."}`)
     }
     seen.set(`${op.method} ${op.path}`, (seen.get(`${op.method} ${op.path}`) ?? new Set()).add(status))
-  }), { seed: 20261130, numRuns: 600 })
+  }), { seed: Number(process.env.OPENAPI_SEED), numRuns: 600 })
 
   const all = new Set([...seen.values()].flatMap((statuses) => [...statuses]))
   t.comment(`statuses seen: ${[...all].sort().join(', ')}`)
+  t.comment('DEBUG ' + JSON.stringify([...seen.entries()].map(([k, v]) => [k, [...v]])))
   for (const status of ['200', '201', '202', '204', '400', '401', '403', '404', '413', '415', '429']) t.ok(all.has(status), `the inputs reached a ${status}`)
 })
 

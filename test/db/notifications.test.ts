@@ -1,8 +1,8 @@
 import t from 'tap'
 import pg from 'pg'
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Notifications } from '../../plugins/notifications'
 import { eventually, listeningBackends as listeners, testDatabase } from '../helper'
+import { faultyRelay } from '../support/net'
 
 // What one subscriber saw, in order.
 function recorder (): { seen: string[], connects: number, errors: number, subscriber: Parameters<Notifications['subscribe']>[1] } {
@@ -59,48 +59,12 @@ t.test('every channel shares one connection, which reconnects and tells its subs
   t.same(late.seen, ['three'], 'an unsubscribed subscriber hears nothing more')
 })
 
-// A TCP relay to the database that can go silent on its open connections without closing them,
-// as a NAT that dropped them would; new connections still go through.
-async function silenceableRelay (t: Parameters<typeof testDatabase>[0], url: string): Promise<{ url: string, silence: () => void }> {
-  const target = new URL(url)
-  const pairs: Array<[Socket, Socket]> = []
-  const silenced: Array<[Socket, Socket]> = []
-  const server = createServer((inbound) => {
-    const outbound = connect(Number(target.port), target.hostname)
-    inbound.pipe(outbound).pipe(inbound)
-    inbound.on('error', () => outbound.destroy())
-    outbound.on('error', () => inbound.destroy())
-    pairs.push([inbound, outbound])
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => {
-    for (const pair of [...pairs, ...silenced]) for (const socket of pair) socket.destroy()
-    server.close()
-  })
-  const relayed = new URL(url)
-  relayed.hostname = '127.0.0.1'
-  relayed.port = String((server.address() as AddressInfo).port)
-  return {
-    url: relayed.toString(),
-    silence: () => {
-      // Kept for the teardown: the server still holds these sessions open.
-      silenced.push(...pairs.splice(0))
-      for (const [inbound, outbound] of silenced) {
-        inbound.unpipe(outbound)
-        outbound.unpipe(inbound)
-        inbound.pause()
-        outbound.pause()
-      }
-    },
-  }
-}
-
 t.test('a connection that goes silent without an error is found dead and replaced', async (t) => {
   const url = await testDatabase(t)
   const db = new pg.Client({ connectionString: url })
   await db.connect()
   t.teardown(() => db.end())
-  const relay = await silenceableRelay(t, url)
+  const relay = await faultyRelay(t, url)
   const reports: string[] = []
   const notifications = new Notifications(relay.url, (_err, what) => reports.push(what), { retryMs: 50, checkMs: 200 })
   t.teardown(() => notifications.close())

@@ -6,16 +6,18 @@ import { join } from 'node:path'
 import { WebSocket } from 'ws'
 import { waitFor } from '../helper'
 import { freePort } from '../support/net'
-import { childrenOf, nothingLeft, parentOf, postmaster, root, run, runEnv, STACK, SECOND_SIGNAL, tempDir, type Run } from './processes'
+import { childrenOf, embeddedTestPort, killLeftovers, nothingLeft, parentOf, postmaster, root, run, runEnv, STACK, SECOND_SIGNAL, tempDir, type Run } from './processes'
 
 const dataDir = tempDir('flack-foreman-')
-const pgPort = 5472
+const pgPort = embeddedTestPort(3)
 
 interface Foreman { run: Run, api: string, pushPort: number, pids: number[], ports: number[] }
 
 async function foreman (t: Test): Promise<Foreman> {
   const [apiPort, pushPort] = [await freePort(), await freePort()]
-  // -e: foreman's own .env loading would let a developer's .env change the test.
+  killLeftovers(t, dataDir)
+  // -e: foreman would read the checkout's .env over the environment; the services' own reading
+  // of it cannot override what runEnv sets (DATABASE_URL='' included), as set variables win.
   const nf = run(process.execPath, [join(root, 'node_modules/foreman/nf.js'), 'start', '-j', 'Procfile.dev', '-e', join(dataDir, '.env')],
     runEnv(dataDir, pgPort, { API_PORT: String(apiPort), PUSH_PORT: String(pushPort) }))
   const api = `http://127.0.0.1:${apiPort}`

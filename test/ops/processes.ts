@@ -7,7 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { connect } from 'node:net'
+import type { Test } from 'tap'
 import { waitFor } from '../helper'
+import { alive, parentOf } from '../../lib/processes'
+
+export { alive, parentOf }
 
 export const root = resolve(__dirname, '..', '..')
 
@@ -30,11 +34,17 @@ export function tempDir (prefix: string): string {
   return dir
 }
 
-// The environment of a run without DATABASE_URL, with an embedded database under dataDir.
+// A port for this file's own embedded PostgreSQL, apart from any other test run's: runs on
+// different EMBEDDED_POSTGRES_TEST_PORTs get different ones (the test port plus n thousand).
+export function embeddedTestPort (n: number): number {
+  return Number(process.env.EMBEDDED_POSTGRES_TEST_PORT ?? 5434) + 1000 * n
+}
+
+// The environment of a run with an embedded database under dataDir. DATABASE_URL is set, but
+// empty: a variable already set wins over .env, so a developer's .env cannot point the run at a
+// real database (empty means "none", the embedded one).
 export function runEnv (dataDir: string, pgPort: number, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(pgPort), API_PORT: '0', PUSH_PORT: '0', LOG_LEVEL: 'warn', ...extra }
-  delete env.DATABASE_URL
-  return env
+  return { ...process.env, DATABASE_URL: '', DATA_DIR: dataDir, EMBEDDED_POSTGRES_PORT: String(pgPort), API_PORT: '0', PUSH_PORT: '0', LOG_LEVEL: 'warn', ...extra }
 }
 
 // npm as a user runs it (npm_execpath is set under `npm test`).
@@ -43,8 +53,11 @@ export function npm (args: string[], env: NodeJS.ProcessEnv): Run {
   return run(execPath === undefined ? 'npm' : process.execPath, execPath === undefined ? args : [execPath, ...args], env)
 }
 
+const groups: number[] = []
+
 export function run (command: string, args: string[], env: NodeJS.ProcessEnv, cwd = root): Run {
   const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  groups.push(child.pid!)
   let out = ''
   const listeners = new Set<() => void>()
   const append = (chunk: Buffer): void => {
@@ -69,7 +82,12 @@ export function run (command: string, args: string[], env: NodeJS.ProcessEnv, cw
       }
       const timer = setTimeout(() => reject(new Error(`no ${pattern} in: ${out}`)), ms)
       listeners.add(check)
-      exit.then(() => setImmediate(() => reject(new Error(`ended before ${pattern}: ${out}`))), () => {})
+      exit.then(() => setImmediate(() => {
+        // A run that ended (e.g. failed to start) must not hold the test file open for the rest of `ms`.
+        clearTimeout(timer)
+        listeners.delete(check)
+        reject(new Error(`ended before ${pattern}: ${out}`))
+      }), () => {})
       check()
     }),
     signal: (signal, to) => process.kill(to === 'group' ? -child.pid! : child.pid!, signal),
@@ -82,15 +100,6 @@ export function postmaster (dataDir: string): { pid: number, port: number } | nu
   if (!existsSync(file)) return null
   const lines = readFileSync(file, 'utf8').split('\n')
   return { pid: Number(lines[0]), port: Number(lines[3]) }
-}
-
-export function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 export const listening = (port: number): Promise<boolean> => new Promise((resolve) => {
@@ -120,7 +129,30 @@ export function childrenOf (pid: number): number[] {
   }
 }
 
-export function parentOf (pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+// When the test ends, passed, failed or timed out: kills every process group run() started and
+// dataDir's supervisor and PostgreSQL (sessions of their own), so nothing holds a port for the next.
+export function killLeftovers (t: Test, dataDir?: string): void {
+  t.teardown(async () => {
+    for (const group of groups.splice(0)) {
+      try { process.kill(-group, 'SIGKILL') } catch {}
+    }
+    const pg = dataDir === undefined ? null : postmaster(dataDir)
+    if (pg === null || !isCommand(pg.pid, 'postgres')) return
+    const kill = (pid: number, signal: NodeJS.Signals): void => { try { process.kill(pid, signal) } catch {} }
+    try {
+      const supervisor = parentOf(pg.pid)
+      if (isCommand(supervisor, 'postgres-supervisor')) kill(supervisor, 'SIGKILL')
+    } catch {}
+    // Immediate shutdown (its backends quit with it), then SIGKILL if it lingers.
+    kill(pg.pid, 'SIGQUIT')
+    await waitFor(async () => !alive(pg.pid), 5000, 'PostgreSQL to quit').catch(() => kill(pg.pid, 'SIGKILL'))
+  })
+}
+
+function isCommand (pid: number, word: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(word)
+  } catch {
+    return false
+  }
 }

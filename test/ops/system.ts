@@ -1,12 +1,14 @@
 // `npm start` in a process group of its own, with the pids and ports a clean stop must leave empty.
 import type { Test } from 'tap'
 import { freePort } from '../support/net'
-import { childrenOf, npm, nothingLeft, parentOf, postmaster, runEnv, SECOND_SIGNAL, STACK, type Run } from './processes'
+import { childrenOf, killLeftovers, npm, nothingLeft, parentOf, postmaster, runEnv, SECOND_SIGNAL, STACK, type Run } from './processes'
 
 export interface System { run: Run, url: string, pushPort: number, pids: number[], ports: number[], postgresPid: number }
 
-export async function startSystem (dataDir: string, pgPort: number): Promise<System> {
+// Whatever the test's outcome, nothing it started outlives it.
+export async function startSystem (t: Test, dataDir: string, pgPort: number): Promise<System> {
   const [apiPort, pushPort] = [await freePort(), await freePort()]
+  killLeftovers(t, dataDir)
   const run = npm(['start'], runEnv(dataDir, pgPort, { API_PORT: String(apiPort), PUSH_PORT: String(pushPort) }))
   const [, url] = await run.waitFor(/Flack is running at (\S+)/)
   const pg = postmaster(dataDir)

@@ -11,10 +11,11 @@ import { buildPush } from '../../services/push/app'
 import { buildWorker } from '../../services/worker/app'
 import { TEST_SECRET, createUser, waitFor, type TestUser } from '../helper'
 import { connect, pageSocket, type TestClient } from './helper'
+import { embeddedTestPort, tempDir } from '../ops/processes'
 
 // A server of this file's own, since the shared test server must never be stopped.
-const PORT = 5490
-const DIR = `.data/test-push-outage-${PORT}`
+const PORT = embeddedTestPort(4)
+const DIR = join(tempDir('flack-push-outage-'), 'postgres')
 const OFFLINE_AFTER_SECONDS = 2
 const SWEEP_SECONDS = 1
 

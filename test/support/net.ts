@@ -1,4 +1,4 @@
-import { createServer, connect, type AddressInfo } from 'node:net'
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
 
 // A port that was free a moment ago, for a service that must know another's port before listening.
 export async function freePort (): Promise<number> {
@@ -20,5 +20,57 @@ export async function waitForPort (port: number, ms = 10000): Promise<void> {
     if (ok) return
     if (Date.now() > deadline) throw new Error(`nothing listening on ${port}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+export interface Relay {
+  // The database URL through the relay.
+  url: string
+  // Open connections go silent without closing (queries on them hang), as behind a NAT that dropped them; new ones still pass.
+  silence: () => void
+  // Silence, and no new connections either.
+  cut: () => Promise<void>
+  // Closes every connection and lets new ones through again.
+  mend: () => Promise<void>
+  // Closes every connection.
+  drop: () => void
+}
+
+// A TCP relay to a database that can fail the way a network does; closed when the test ends.
+export async function faultyRelay (t: { teardown: (fn: () => void) => void }, url: string): Promise<Relay> {
+  const target = new URL(url)
+  const sockets = new Set<Socket>()
+  const onConnection = (inbound: Socket): void => {
+    const outbound = connect(Number(target.port), target.hostname)
+    inbound.pipe(outbound).pipe(inbound)
+    for (const [a, b] of [[inbound, outbound], [outbound, inbound]]) {
+      sockets.add(a)
+      a.on('error', () => b.destroy())
+      a.on('close', () => { b.destroy(); sockets.delete(a) })
+    }
+  }
+  let server: Server = createServer(onConnection)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  // Silenced sockets stay in `sockets`: the server still holds those sessions open until they are dropped.
+  const silence = (): void => { for (const socket of sockets) { socket.unpipe(); socket.pause() } }
+  const drop = (): void => { for (const socket of sockets) socket.destroy() }
+  t.teardown(() => { drop(); server.close() })
+  const relayed = new URL(url)
+  relayed.hostname = '127.0.0.1'
+  relayed.port = String(port)
+  return {
+    url: relayed.toString(),
+    silence,
+    cut: async () => {
+      silence()
+      server.close()
+    },
+    mend: async () => {
+      drop()
+      server = createServer(onConnection)
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    },
+    drop,
   }
 }

@@ -11,13 +11,13 @@ export default async function tokens (fastify: FastifyInstance): Promise<void> {
       operationId: 'createToken',
       tags: ['tokens'],
       summary: 'Sign in: a Bearer token for a nickname and password',
-      description: 'Basic auth (nickname:password). Failed logins are limited per nickname and per client address (LOGIN_FAILURES_PER_NICKNAME, LOGIN_FAILURES_PER_ADDRESS per LOGIN_FAILURE_WINDOW_SECONDS); past a limit every try is answered 429 until the window moves on, a right password included.',
+      description: 'Basic auth (nickname:password). Failed logins are limited per client address and nickname together (LOGIN_FAILURES_PER_NICKNAME) and per client address (LOGIN_FAILURES_PER_ADDRESS, an IPv6 address by its /64) per LOGIN_FAILURE_WINDOW_SECONDS: past a limit, that address is answered 429 with Retry-After until the window moves on, a right password included. A nickname is never refused: past LOGIN_FAILURES_PER_NICKNAME failures from all addresses, its logins are checked one at a time, LOGIN_NICKNAME_DELAY_MS apart; an address with failures whose turn is more than 10 delays away gets 429.',
       security: SECURITY.basic,
       response: {
         200: Type.Object({ token: Type.String({ description: 'Send as `Authorization: Bearer <token>`; valid for TOKEN_TTL_SECONDS (a day by default) or until revoked' }) }, { description: 'Signed in: the user is now online' }),
         ...errors(...BODY_ERRORS, {
           401: 'No Basic credentials, or a wrong nickname or password',
-          429: 'Too many failed logins for this nickname or from this address',
+          429: 'Too many failed logins from this address (for this nickname, or in all), or a long queue on a nickname under attack',
         }),
       },
     },

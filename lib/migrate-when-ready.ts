@@ -1,0 +1,25 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { migrate } from './migrations'
+
+// Applies pending migrations (under the migration lock), waiting for a database that is still starting.
+export async function migrateWhenReady (url: string, log: (line: string) => void, stopped: () => boolean, waitMs = 120_000): Promise<void> {
+  const deadline = Date.now() + waitMs
+  let said = false
+  for (;;) {
+    try {
+      await migrate(url, log)
+      return
+    } catch (err) {
+      if (!unreachable(err) || Date.now() > deadline || stopped()) throw err
+      if (!said) log(`waiting for the database at ${new URL(url).host}`)
+      said = true
+      await sleep(250)
+    }
+  }
+}
+
+// Not there yet, or starting up or shutting down (57P03): worth another try.
+function unreachable (err: unknown): boolean {
+  const code = (err as { code?: string }).code
+  return code === 'ECONNREFUSED' || code === '57P03' || code === 'ECONNRESET' || /Connection terminated/.test(String((err as Error).message))
+}
