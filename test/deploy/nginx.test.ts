@@ -39,13 +39,13 @@ function rewriteConf (conf: string, ports: { listen: number, api: [number, numbe
 t.test('a message posted through one api instance reaches socket clients on both push instances through nginx', { skip: NGINX === undefined && process.env.CI !== 'true' ? 'nginx is not installed (apt-get install nginx)' : false }, async (t) => {
   const apis: FastifyInstance[] = []
   for (let i = 0; i < 2; i++) {
-    const api = await buildApi({ env: await testEnv(t, { API_PORT: 0, TRUST_PROXY: true }) })
+    const api = await buildApi({ env: await testEnv(t, { API_PORT: 0, TRUST_PROXY: '127.0.0.1' }) })
     t.teardown(() => api.close())
     await api.listen({ port: 0, host: '127.0.0.1' })
     apis.push(api)
   }
   await buildTestWorker(t)
-  const pushes = [await startTestPush(t, { TRUST_PROXY: true }), await startTestPush(t, { TRUST_PROXY: true })]
+  const pushes = [await startTestPush(t, { TRUST_PROXY: '127.0.0.1' }), await startTestPush(t, { TRUST_PROXY: '127.0.0.1' })]
 
   const prefix = mkdtempSync(join(tmpdir(), 'flack-nginx-'))
   mkdirSync(join(prefix, 'logs'))
