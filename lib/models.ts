@@ -45,9 +45,18 @@ export const RoomSchema = Type.Object({
   unread: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'messages by others after last_read_id, at most 999' })),
 }, { $id: 'Room' })
 
+// A push frame's model for joins, leaves (role null), role changes and read-marker moves.
+export const MembershipSchema = Type.Object({
+  room_id: Type.Integer(),
+  user_id: Type.Integer(),
+  role: Type.Union([Type.Literal('owner'), Type.Literal('member'), Type.Null()], { description: 'null: no longer a member' }),
+  last_read_id: Type.Union([Type.Integer(), Type.Null()]),
+}, { $id: 'Membership' })
+
 export type UserJson = Static<typeof UserSchema>
 export type MessageJson = Static<typeof MessageSchema>
 export type RoomJson = Static<typeof RoomSchema>
+export type MembershipJson = Static<typeof MembershipSchema>
 
 export interface UserRow { id: number, createdAt: Date, updatedAt: Date, nickname: string, lastSeenAt: Date, online: boolean }
 export interface MessageRow {
@@ -101,6 +110,12 @@ export function roomJson (room: RoomRow, withViewer: boolean): RoomJson {
   }
   if (withViewer) Object.assign(json, { member: room.role !== null, role: room.role, last_read_id: room.lastReadId, unread: room.unread })
   return json
+}
+
+export interface MembershipRow { roomId: number, userId: number, role: RoomRole | null, lastReadId: number | null }
+
+export function membershipJson (membership: MembershipRow): MembershipJson {
+  return { room_id: membership.roomId, user_id: membership.userId, role: membership.role, last_read_id: membership.lastReadId }
 }
 
 export function messageJson (message: MessageRow): MessageJson {

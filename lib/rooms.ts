@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { inTransaction, type Db } from './db'
-import { MESSAGE_COLUMNS, USER_COLUMNS, type MessageRow, type RoomKind, type RoomRole, type RoomRow, type UserRow } from './models'
+import { publishEvent } from '../plugins/events'
+import { MESSAGE_COLUMNS, USER_COLUMNS, membershipJson, roomJson, type MessageRow, type RoomKind, type RoomRole, type RoomRow, type UserRow } from './models'
 
 // Queries of rooms and memberships. The access rule lives here once: a public room is readable
 // by anyone (anonymous included), a private or direct room by its members only. Everyone is a
@@ -34,6 +35,11 @@ const ROOMS_OF = {
   text: `SELECT ${ROOM_VIEW_COLUMNS} FROM (${VIEWED_ROOMS} WHERE r.kind = 'public' OR me.user_id IS NOT NULL) v WHERE ${READABLE}
          ORDER BY v.name_key NULLS LAST, v.name, v.id`,
 }
+// The room as nobody in particular sees it: the model of its push events.
+const ROOM_FOR_EVENT = {
+  name: 'rooms-room-event',
+  text: `SELECT ${ROOM_VIEW_COLUMNS} FROM (${VIEWED_ROOMS} WHERE r.id = $2) v`,
+}
 const CAN_READ = {
   name: 'rooms-room-readable',
   text: `SELECT 1 FROM rooms r WHERE r.id = $2 AND (r.kind = 'public'
@@ -56,6 +62,23 @@ export async function listRooms (db: Db, viewer: number | null): Promise<RoomRow
   return (await db.query<RoomRow>({ ...ROOMS_OF, values: [viewer] })).rows
 }
 
+// Room and Membership events go out in the transaction of the change, so push shows exactly what committed.
+async function publishRoom (client: pg.PoolClient, roomId: number): Promise<void> {
+  const { rows } = await client.query<RoomRow>({ ...ROOM_FOR_EVENT, values: [null, roomId] })
+  if (rows.length > 0) await publishEvent(client, 'Room', roomJson(rows[0], false))
+}
+
+// The user's membership as it now is: role null once removed.
+async function publishMembership (client: pg.PoolClient, roomId: number, userId: number): Promise<void> {
+  const { rows } = await client.query<{ role: RoomRole, lastReadId: number }>({
+    name: 'rooms-membership-event',
+    text: 'SELECT role, last_read_id AS "lastReadId" FROM memberships WHERE room_id = $1 AND user_id = $2',
+    values: [roomId, userId],
+  })
+  const now = rows[0] ?? { role: null, lastReadId: null }
+  await publishEvent(client, 'Membership', membershipJson({ roomId, userId, ...now }))
+}
+
 // Public names are unique up to case and Unicode compatibility forms: the key they are compared by.
 export const nameKey = (name: string): string => name.normalize('NFKC').toUpperCase().toLowerCase()
 
@@ -72,6 +95,8 @@ export async function createRoom (db: Db, creatorId: number, room: NewRoom): Pro
     })
     if (rows.length === 0) return null
     await client.query({ name: 'rooms-room-owner', text: "INSERT INTO memberships (room_id, user_id, role) VALUES ($1, $2, 'owner')", values: [rows[0].id, creatorId] })
+    await publishRoom(client, rows[0].id)
+    await publishMembership(client, rows[0].id, creatorId)
     return rows[0].id
   })
 }
@@ -82,11 +107,14 @@ const FOREIGN_KEY_VIOLATION = '23503'
 // Renames and/or sets the topic; false when the new name of a public room is taken.
 export async function updateRoom (db: Db, roomId: number, change: { name?: string, topic?: string }): Promise<boolean> {
   try {
-    await db.query({
-      name: 'rooms-room-update',
-      text: `UPDATE rooms SET name = COALESCE($2, name), name_key = COALESCE($3, name_key), topic = COALESCE($4, topic), updated_at = now()
-             WHERE id = $1`,
-      values: [roomId, change.name ?? null, change.name === undefined ? null : nameKey(change.name), change.topic ?? null],
+    await inTransaction(db, async (client) => {
+      await client.query({
+        name: 'rooms-room-update',
+        text: `UPDATE rooms SET name = COALESCE($2, name), name_key = COALESCE($3, name_key), topic = COALESCE($4, topic), updated_at = now()
+               WHERE id = $1`,
+        values: [roomId, change.name ?? null, change.name === undefined ? null : nameKey(change.name), change.topic ?? null],
+      })
+      await publishRoom(client, roomId)
     })
     return true
   } catch (err) {
@@ -121,6 +149,8 @@ async function makeDirectRoom (db: Db, userId: number, otherId: number): Promise
         text: "INSERT INTO memberships (room_id, user_id, role) SELECT $1, u, 'member' FROM unnest($2::int[]) AS u ON CONFLICT DO NOTHING",
         values: [rows[0].id, [userId, otherId]],
       })
+      await publishRoom(client, rows[0].id)
+      for (const member of new Set([userId, otherId])) await publishMembership(client, rows[0].id, member)
       return { roomId: rows[0].id, created: true }
     }
     const existing = await client.query<{ id: number }>({
@@ -159,7 +189,9 @@ export async function addMember (db: Db, roomId: number, actorId: number, userId
              VALUES ($1, $2, COALESCE((SELECT max(id) FROM messages WHERE room_id = $1), 0)) ON CONFLICT DO NOTHING`,
       values: [roomId, userId],
     })
-    return rowCount === 0 ? 'unchanged' : 'done'
+    if (rowCount === 0) return 'unchanged'
+    await publishMembership(client, roomId, userId)
+    return 'done'
   })
 }
 
@@ -175,13 +207,16 @@ export async function removeMember (db: Db, roomId: number, actorId: number, use
     if (roomId === GENERAL_ROOM_ID || room.kind === 'direct') return 'forbidden'
     if (actorId !== userId && actorRole !== 'owner') return 'forbidden'
     await client.query({ name: 'rooms-member-remove', text: 'DELETE FROM memberships WHERE room_id = $1 AND user_id = $2', values: [roomId, userId] })
+    // The removal frame is the last of the room the removed user gets: published before the hand-over.
+    await publishMembership(client, roomId, userId)
     if (targetRole === 'owner') {
-      await client.query({
+      const heir = await client.query<{ userId: number }>({
         name: 'rooms-owner-hand-over',
         text: `UPDATE memberships SET role = 'owner' WHERE room_id = $1 AND user_id =
-                 (SELECT user_id FROM memberships WHERE room_id = $1 ORDER BY joined_at, user_id LIMIT 1)`,
+                 (SELECT user_id FROM memberships WHERE room_id = $1 ORDER BY joined_at, user_id LIMIT 1) RETURNING user_id AS "userId"`,
         values: [roomId],
       })
+      if (heir.rows.length > 0) await publishMembership(client, roomId, heir.rows[0].userId)
     }
     return 'done'
   })

@@ -7,6 +7,7 @@ import { buildService, type ServiceOptions } from '../../lib/service'
 import { httpError } from '../../plugins/errors'
 import { EventStream } from './stream'
 import { InstancePresence } from './presence'
+import { Typing } from './typing'
 import { GOING_AWAY, PushConnection, type PushContext } from './connection'
 import { originCheck } from './origins'
 import { SocketsPerAddress } from './address-cap'
@@ -18,6 +19,8 @@ export interface PushOptions extends ServiceOptions {
   posting?: MessagePosting
   // The newest events held in memory for replays (a reconnect storm then costs no queries).
   replayMemory?: { frames: number, bytes: number }
+  // At most one typing notice per user and room this often (3 s by default).
+  typingIntervalMs?: number
 }
 
 // At most a quarter of a socket's buffer limit, as the database replay's pages: written at once, a
@@ -57,9 +60,11 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
 
   const stream = new EventStream(app.pg, app.notifications, log, options.replayMemory ?? replayMemory(config.PUSH_MAX_BUFFER_BYTES))
   const presence = new InstancePresence(app.pg, app.prisma, { offlineAfterSeconds: config.OFFLINE_AFTER_SECONDS }, log)
+  const typing = new Typing(app.pg, app.notifications, stream, log, options.typingIntervalMs)
   const ctx: PushContext = {
     stream,
     presence,
+    typing,
     pool: app.pg,
     log,
     userForToken: (token) => app.userForToken(token),
@@ -112,6 +117,8 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
       querystring: Type.Object({
         // The seq of the last event the client has; the stream resumes after it.
         since: Type.Optional(Type.String({ pattern: '^(0|[1-9][0-9]{0,14})$' })),
+        // 1: the first frame will be a ping_user, and the stream (replay included) is in that user's view.
+        auth: Type.Optional(Type.Literal('1')),
       }),
     },
     onRequest: async (request) => {
@@ -132,8 +139,8 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
       socket.close(GOING_AWAY, 'Server shutting down')
       return
     }
-    const since = (request.query as { since?: string }).since
-    new PushConnection(socket, ctx).start(since === undefined ? undefined : Number(since))
+    const { since, auth } = request.query as { since?: string, auth?: string }
+    new PushConnection(socket, ctx).start(since === undefined ? undefined : Number(since), auth === '1')
   })
 
   // Dead peers (no pong within one period) are dropped, so they stop holding their users online.
@@ -141,8 +148,10 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
   app.addHook('onReady', async () => {
     try {
       await stream.start()
+      typing.start()
       await presence.start()
     } catch (err) {
+      typing.close()
       await stream.close()
       throw err
     }
@@ -160,6 +169,7 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
   })
   app.addHook('onClose', async () => {
     clearInterval(heartbeat)
+    typing.close()
     await stream.close()
     await presence.stop()
   })

@@ -5,11 +5,12 @@ import { WebSocket, type RawData } from 'ws'
 import type { AuthUser } from '../../plugins/auth'
 import { taskUrl } from '../../lib/models'
 import type { Duplex } from 'node:stream'
-import { RESET_FRAME, ackFrame, errorFrame, parseClientFrame, wireFrames, type ClientFrame, type EventFrame, type Ref } from './frames'
+import { RESET_FRAME, ackFrame, errorFrame, frameBytes, parseClientFrame, visibleTo, wireFrames, type ClientFrame, type EventFrame, type Ref } from './frames'
 import type { MessagePosting } from './posting'
 import type { InstancePresence } from './presence'
 import { PAGE_SIZE, canReplaySince, readEventsAfter } from './replay'
 import type { EventStream, Subscriber } from './stream'
+import type { Typing } from './typing'
 
 // Close codes (RFC 6455 §7.4.1).
 export const GOING_AWAY = 1001
@@ -17,12 +18,15 @@ export const POLICY_VIOLATION = 1008
 export const INTERNAL_ERROR = 1011
 
 const TEXT = { binary: false }
+// As the REST API answers a room that does not exist or may not be read.
+const ROOM_NOT_FOUND = 'Room not found'
 const SLOW_CLOSE_GRACE_MS = 1000
 
 // What every connection on one instance shares.
 export interface PushContext {
   stream: EventStream
   presence: InstancePresence
+  typing: Typing
   pool: pg.Pool
   log: FastifyBaseLogger
   userForToken: (token: string) => Promise<{ user: AuthUser } | null>
@@ -48,6 +52,10 @@ export class PushConnection implements Subscriber {
   private pendingBytes = 0
   alive = true
   private userId: number | null = null
+  // Whose private and direct rooms this socket sees: the user of its last valid ping_user.
+  viewer: number | null = null
+  // With auth=1: the `since` to stream from once the first frame, a ping_user, names the viewer.
+  private awaitingAuth: { since: number | undefined, timer: NodeJS.Timeout, firstTaken: boolean } | null = null
   private connectionId: string | null = null
   // The tie of userId's connection: a ping_user is acknowledged only once it holds.
   private tied: Promise<void> = Promise.resolve()
@@ -66,9 +74,20 @@ export class PushConnection implements Subscriber {
     socket.on('close', onClose)
   }
 
-  // Streams events after `since` (replayed first) or, without it, from now on.
-  start (since: number | undefined): void {
+  // Streams events after `since` (replayed first) or, without it, from now on. With `auth`, nothing
+  // is sent until the first frame, a ping_user, says in whose view.
+  start (since: number | undefined, auth = false): void {
     this.ctx.connections.add(this)
+    if (auth) {
+      const timer = setTimeout(() => this.close(POLICY_VIOLATION, 'auth=1: the first frame must be ping_user'), this.ctx.heartbeatMs)
+      timer.unref()
+      this.awaitingAuth = { since, timer, firstTaken: false }
+      return
+    }
+    this.stream(since)
+  }
+
+  private stream (since: number | undefined): void {
     if (since === undefined || since === this.ctx.stream.lastSeq) {
       this.lastSeq = this.ctx.stream.lastSeq
       this.ctx.stream.add(this)
@@ -92,8 +111,9 @@ export class PushConnection implements Subscriber {
   }
 
   private async replay (): Promise<void> {
+    // The newest event read so far, seen or not: the next page starts after it.
+    let from = this.lastSeq
     for (;;) {
-      const from = this.lastSeq
       const page = await readEventsAfter(this.ctx.pool, from, PAGE_SIZE)
       // Checked after the read: events pruned before it then show as a reset, never as a gap.
       const complete = await canReplaySince(this.ctx.pool, from)
@@ -104,9 +124,10 @@ export class PushConnection implements Subscriber {
         break
       }
       this.sendNewer(page)
+      if (page.length > 0) from = page[page.length - 1].seq
       const pending = this.pending ?? []
       // Caught up with what the live stream holds for us: the rest is in `pending`.
-      if (page.length < PAGE_SIZE || (pending.length > 0 && this.lastSeq >= pending[0].seq)) break
+      if (page.length < PAGE_SIZE || (pending.length > 0 && from >= pending[0].seq)) break
       if (!await this.drained()) return
     }
     const pending = this.pending ?? []
@@ -133,7 +154,7 @@ export class PushConnection implements Subscriber {
     if (this.pending !== null) {
       for (const frame of frames) {
         this.pending.push(frame)
-        this.pendingBytes += frame.data.length
+        this.pendingBytes += frameBytes(frame)
       }
       if (this.pendingBytes > this.ctx.maxBufferBytes) this.closeSlow()
       return
@@ -146,9 +167,9 @@ export class PushConnection implements Subscriber {
     this.sendNewer(frames)
   }
 
-  // The frames this client does not have yet, as one write.
+  // The frames this client does not have yet and may see, as one write.
   private sendNewer (frames: EventFrame[]): void {
-    const newer = frames.filter((frame) => frame.seq > this.lastSeq)
+    const newer = frames.filter((frame) => frame.seq > this.lastSeq && visibleTo(frame, this.viewer))
     if (newer.length === 0) return
     this.lastSeq = newer[newer.length - 1].seq
     this.writeFramed(wireFrames(newer))
@@ -200,6 +221,13 @@ export class PushConnection implements Subscriber {
       return
     }
     const frame = parseClientFrame(data.toString())
+    if (this.awaitingAuth !== null && !this.awaitingAuth.firstTaken) {
+      if ('error' in frame || frame.type !== 'ping_user') {
+        this.close(POLICY_VIOLATION, 'auth=1: the first frame must be ping_user')
+        return
+      }
+      this.awaitingAuth.firstTaken = true
+    }
     if ('error' in frame) {
       this.write(errorFrame(frame.error, frame.ref))
       return
@@ -229,14 +257,20 @@ export class PushConnection implements Subscriber {
 
   private async handle (frame: ClientFrame): Promise<void> {
     const found = await this.ctx.userForToken(frame.token)
-    if (found === null) return this.reply(frame.ref, 'Invalid or expired token')
     if (this.closed) return
+    if (found === null) {
+      this.reply(frame.ref, 'Invalid or expired token')
+      if (this.awaitingAuth !== null) this.close(POLICY_VIOLATION, 'auth=1: the first ping_user must carry a valid token')
+      return
+    }
     if (frame.type === 'ping_user') return this.pingUser(found.user, frame.ref)
+    if (frame.type === 'typing') return this.typing(found.user, frame.roomId, frame.ref)
     return this.postMessage(found.user, frame.source, frame.ref)
   }
 
   // Ties this connection to the user: online while it (or another of theirs) is open.
   private async pingUser (user: AuthUser, ref: Ref | undefined): Promise<void> {
+    this.view(user.id)
     if (this.userId !== user.id) {
       if (this.userId !== null && this.connectionId !== null) this.untie()
       const connectionId = randomUUID()
@@ -252,6 +286,29 @@ export class PushConnection implements Subscriber {
     await this.tied
     await this.ctx.markSeen(user)
     if (ref !== undefined) this.write(ackFrame(ref))
+  }
+
+  // From now on this socket sees the user's rooms; with auth=1, its stream starts here.
+  private view (userId: number): void {
+    if (this.viewer !== userId) {
+      const previous = this.viewer
+      this.viewer = userId
+      this.ctx.stream.reindex(this, previous)
+    }
+    const awaiting = this.awaitingAuth
+    if (awaiting === null) return
+    this.awaitingAuth = null
+    clearTimeout(awaiting.timer)
+    this.stream(awaiting.since)
+  }
+
+  private async typing (user: AuthUser, roomId: number, ref: Ref | undefined): Promise<void> {
+    if (!await this.ctx.typing.send(user.id, roomId)) return this.reply(ref, ROOM_NOT_FOUND)
+    if (ref !== undefined) this.write(ackFrame(ref))
+  }
+
+  notify (data: string): void {
+    this.write(data)
   }
 
   private async postMessage (user: AuthUser, source: unknown, ref: Ref | undefined): Promise<void> {
@@ -281,6 +338,8 @@ export class PushConnection implements Subscriber {
     if (this.closed) return
     this.closed = true
     this.pending = null
+    if (this.awaitingAuth !== null) clearTimeout(this.awaitingAuth.timer)
+    this.awaitingAuth = null
     this.ctx.stream.remove(this)
     this.ctx.connections.delete(this)
     this.untie()

@@ -1,7 +1,7 @@
-import type { EventFrame } from './frames'
+import { frameBytes, type EventFrame } from './frames'
 
 // Put in place of a dropped frame until the array is compacted, so its bytes are freed at once.
-const DROPPED: EventFrame = { seq: 0, data: Buffer.alloc(0) }
+const DROPPED: EventFrame = { seq: 0, data: Buffer.alloc(0), readers: null }
 
 // The newest frames this instance broadcast, so a client back from a short break (or moved here by
 // another instance's shutdown) is replayed from memory: a reconnect storm then costs no queries.
@@ -27,12 +27,12 @@ export class RecentFrames {
   add (frames: EventFrame[]): void {
     for (const frame of frames) {
       this.frames.push(frame)
-      this.bytes += frame.data.length
+      this.bytes += frameBytes(frame)
     }
     while (this.head < this.frames.length && (this.frames.length - this.head > this.maxFrames || this.bytes > this.maxBytes)) {
       const dropped = this.frames[this.head]
       this.frames[this.head++] = DROPPED
-      this.bytes -= dropped.data.length
+      this.bytes -= frameBytes(dropped)
       this.from = dropped.seq
     }
     if (this.head > 0 && this.head >= this.frames.length / 2) {

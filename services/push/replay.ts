@@ -3,16 +3,16 @@ import { eventFrame, type EventFrame } from './frames'
 
 export const PAGE_SIZE = 500
 
-interface EventRow { seq: string, class: string, model: string }
+interface EventRow { seq: string, class: string, model: string, readers: number[] | null }
 
 // Events after `after`, oldest first, at most `limit`: the one read both fan-out and replay use.
 export async function readEventsAfter (pool: pg.Pool, after: number, limit = PAGE_SIZE): Promise<EventFrame[]> {
   const { rows } = await pool.query<EventRow>({
     name: 'push-events-after',
-    text: 'SELECT e.seq::text AS seq, e.class, e.model::text AS model FROM events e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2',
+    text: 'SELECT e.seq::text AS seq, e.class, e.model::text AS model, e.readers FROM events e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2',
     values: [after, limit],
   })
-  return rows.map((row) => eventFrame(row.seq, row.class, row.model))
+  return rows.map((row) => eventFrame(row.seq, row.class, row.model, row.readers))
 }
 
 // The newest event a fresh instance starts streaming after.

@@ -2,14 +2,19 @@ import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import { EVENTS_CHANNEL } from '../../plugins/events'
 import type { Notifications } from '../../plugins/notifications'
-import { wireFrames, type EventFrame } from './frames'
+import { typingFrame, wireFrames, type EventFrame } from './frames'
 import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'
 import { RecentFrames } from './recent'
 
 // Something that takes the event stream: a socket, in practice. `wire` is the batch already
 // framed for the wire, to write in one go when the subscriber wants all of it.
 export interface Subscriber {
+  // The user whose rooms it may see besides public ones (none: public rooms only).
+  readonly viewer?: number | null
+  // Only the frames it may see, in seq order.
   deliver: (frames: EventFrame[], wire: Buffer) => void
+  // A frame outside the event stream (typing): written as it comes, never replayed.
+  notify?: (data: string) => void
   // Called when deliver threw: the subscriber may have missed frames and must not go on silently.
   fail: (err: Error) => void
 }
@@ -20,11 +25,13 @@ const RETRY_MS = [100, 500, 2000, 5000]
 
 // On the process's one LISTEN connection (plugins/notifications.ts), each notification wakes one
 // batched read of every event after the last one seen; each frame, serialised once, goes to
-// every subscriber in seq order.
+// every subscriber that may see it, in seq order. A private or direct room's frame goes only to
+// its readers' subscribers, found through an index by viewer: it costs its readers, not every socket.
 export class EventStream {
   // The newest event handed to subscribers; everything at or below it has been delivered.
   lastSeq = 0
   readonly subscribers = new Set<Subscriber>()
+  private readonly byViewer = new Map<number, Set<Subscriber>>()
   private unsubscribe: () => void = () => {}
   private started = false
   private reading = false
@@ -115,19 +122,50 @@ export class EventStream {
   private broadcast (frames: EventFrame[]): void {
     this.lastSeq = frames[frames.length - 1].seq
     this.recent.add(frames)
-    const wire = wireFrames(frames)
-    for (const subscriber of this.subscribers) {
-      // One subscriber's bug must not cost the others this batch (lastSeq has moved past it).
-      try {
-        subscriber.deliver(frames, wire)
-      } catch (err) {
-        this.log.error({ err }, 'push: delivering to a subscriber failed')
-        this.remove(subscriber)
-        try {
-          subscriber.fail(err as Error)
-        } catch (failed) {
-          this.log.error({ err: failed }, 'push: closing a failed subscriber failed')
+    if (frames.every((frame) => frame.readers === null)) {
+      const wire = wireFrames(frames)
+      for (const subscriber of this.subscribers) this.send(subscriber, frames, wire)
+      return
+    }
+    const open = frames.filter((frame) => frame.readers === null)
+    // Each reader's subscribers with the restricted frames they get, in seq order.
+    const own = new Map<Subscriber, EventFrame[]>()
+    for (const frame of frames) {
+      if (frame.readers === null) continue
+      for (const reader of frame.readers) {
+        for (const subscriber of this.byViewer.get(reader) ?? []) {
+          const mine = own.get(subscriber)
+          if (mine === undefined) own.set(subscriber, [frame])
+          else mine.push(frame)
         }
+      }
+    }
+    if (open.length > 0) {
+      const wire = wireFrames(open)
+      for (const subscriber of this.subscribers) if (!own.has(subscriber)) this.send(subscriber, open, wire)
+    }
+    // Readers of the same frames (all of a room's, usually) share one wire buffer.
+    const wires = new Map<string, Buffer>()
+    for (const [subscriber, mine] of own) {
+      const all = open.length === 0 ? mine : [...open, ...mine].sort((a, b) => a.seq - b.seq)
+      const key = all.map((frame) => frame.seq).join()
+      let wire = wires.get(key)
+      if (wire === undefined) wires.set(key, wire = wireFrames(all))
+      this.send(subscriber, all, wire)
+    }
+  }
+
+  private send (subscriber: Subscriber, frames: EventFrame[], wire: Buffer): void {
+    // One subscriber's bug must not cost the others this batch (lastSeq has moved past it).
+    try {
+      subscriber.deliver(frames, wire)
+    } catch (err) {
+      this.log.error({ err }, 'push: delivering to a subscriber failed')
+      this.remove(subscriber)
+      try {
+        subscriber.fail(err as Error)
+      } catch (failed) {
+        this.log.error({ err: failed }, 'push: closing a failed subscriber failed')
       }
     }
   }
@@ -139,8 +177,52 @@ export class EventStream {
     this.retryTimer.unref()
   }
 
-  add (subscriber: Subscriber): void { this.subscribers.add(subscriber) }
-  remove (subscriber: Subscriber): void { this.subscribers.delete(subscriber) }
+  add (subscriber: Subscriber): void {
+    this.subscribers.add(subscriber)
+    this.index(subscriber, subscriber.viewer ?? null)
+  }
+
+  remove (subscriber: Subscriber): void {
+    this.subscribers.delete(subscriber)
+    this.unindex(subscriber, subscriber.viewer ?? null)
+  }
+
+  // A typing notice to the room's other readers here (readers null: a public room, every socket).
+  typing (roomId: number, userId: number, readers: number[] | null): void {
+    const data = typingFrame(roomId, userId)
+    const send = (subscriber: Subscriber): void => {
+      if ((subscriber.viewer ?? null) !== userId) subscriber.notify?.(data)
+    }
+    if (readers === null) {
+      for (const subscriber of this.subscribers) send(subscriber)
+      return
+    }
+    for (const reader of readers) for (const subscriber of this.byViewer.get(reader) ?? []) send(subscriber)
+  }
+
+  // The users this instance has sockets of.
+  viewers (): number[] { return [...this.byViewer.keys()] }
+
+  // A subscriber's viewer changed (ping_user) from `previous`: its rooms' frames follow it from the next batch.
+  reindex (subscriber: Subscriber, previous: number | null): void {
+    if (!this.subscribers.has(subscriber)) return
+    this.unindex(subscriber, previous)
+    this.index(subscriber, subscriber.viewer ?? null)
+  }
+
+  private index (subscriber: Subscriber, viewer: number | null): void {
+    if (viewer === null) return
+    let set = this.byViewer.get(viewer)
+    if (set === undefined) this.byViewer.set(viewer, set = new Set())
+    set.add(subscriber)
+  }
+
+  private unindex (subscriber: Subscriber, viewer: number | null): void {
+    if (viewer === null) return
+    const set = this.byViewer.get(viewer)
+    set?.delete(subscriber)
+    if (set?.size === 0) this.byViewer.delete(viewer)
+  }
 
   async close (): Promise<void> {
     this.started = false

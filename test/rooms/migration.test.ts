@@ -5,6 +5,7 @@ import { migrate, readMigrations } from '../../lib/migrations'
 import { adminQuery, buildTestApi } from '../helper'
 
 const ROOMS_MIGRATION = readMigrations().map((m) => m.name).find((name) => name.endsWith('_rooms'))
+const LATER_MIGRATION = readMigrations().map((m) => m.name).find((name) => name > ROOMS_MIGRATION!)
 
 // An empty database of this test's own (not the migrated template), dropped when the test ends.
 async function emptyDatabase (t: Test): Promise<string> {
@@ -46,7 +47,7 @@ t.test('the rooms migration keeps every message of a database in use and puts it
     events: await snapshot(client, 'SELECT * FROM events ORDER BY seq'),
   }
 
-  t.same(await migrate(url), [ROOMS_MIGRATION], 'then the rooms migration alone')
+  t.same(await migrate(url, undefined, LATER_MIGRATION), [ROOMS_MIGRATION], 'then the rooms migration alone')
 
   t.same(await snapshot(client, 'SELECT * FROM users ORDER BY id'), before.users, 'users unchanged')
   t.same(await snapshot(client, messages), before.messages, 'every message kept as it was')
@@ -64,6 +65,7 @@ t.test('the rooms migration keeps every message of a database in use and puts it
   const room = await client.query("INSERT INTO rooms (name, name_key, kind) VALUES ('second', 'second', 'public') RETURNING id")
   t.equal(room.rows[0].id, 2, 'rooms made later start at 2')
 
+  await migrate(url)
   const api = await buildTestApi(t, { DATABASE_URL: url })
   const general = await api.inject('/api/rooms/1')
   t.equal(general.statusCode, 200)

@@ -7,6 +7,7 @@ import type { ClientConfig, Message, ServerFrame, User } from './types'
 const TOKEN_KEY = 'flack.token'
 const STATS_EVERY_MS = 5000
 const NEAR_BOTTOM_PX = 48
+const GENERAL_ROOM = 1
 
 const ui = {
   signin: byId('signin'),
@@ -220,7 +221,8 @@ function onFrame (frame: ServerFrame): void {
 function applyFrame (frame: ServerFrame): void {
   if (frame.type !== 'updated_model') return
   if (frame.class === 'User') upsertUser(frame.model)
-  else if (frame.class === 'Message') upsertMessage(frame.model)
+  // This page shows the room general; a signed-in socket also streams the user's other rooms.
+  else if (frame.class === 'Message' && frame.model.room_id === GENERAL_ROOM) upsertMessage(frame.model)
 }
 
 // Reloads through REST: everything (`full`, which also drops what is gone) or what changed.

@@ -15,6 +15,7 @@ export interface Message {
   source: string
   html: string
   user_id: number
+  room_id: number
 }
 
 export interface ClientConfig {
