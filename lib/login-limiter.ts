@@ -1,4 +1,4 @@
-import ipaddr from 'ipaddr.js'
+import { addressKey } from './client-address'
 
 interface Window { count: number, resetAt: number }
 
@@ -50,14 +50,6 @@ export class LoginLimiter {
     const byCount = [...this.windows].sort(([, a], [, b]) => a.count - b.count || a.resetAt - b.resetAt)
     for (const [key] of byCount.slice(0, this.windows.size - Math.floor(this.maxKeys * 0.9))) this.windows.delete(key)
   }
-}
-
-// The key of a client address: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a whole /64).
-export function addressKey (address: string): string {
-  if (!ipaddr.isValid(address)) return address
-  const parsed = ipaddr.process(address)
-  if (parsed.kind() === 'ipv4') return parsed.toString()
-  return `${(parsed as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`
 }
 
 export interface LoginLimits {

@@ -1,13 +1,15 @@
 import type { Socket } from 'node:net'
+import { addressKey } from '../../lib/client-address'
 
-// Open sockets per client address on this process, so one address cannot take every socket it can hold.
+// Open sockets per client address (an IPv6 /64 counts as one) on this process, so one client cannot take every socket.
 export class SocketsPerAddress {
   private readonly open = new Map<string, number>()
 
   constructor (readonly max: number) {}
 
-  // Counts `socket` against `address` until it closes; false, counting nothing, when the address is full.
-  take (address: string, socket: Socket): boolean {
+  // Counts `socket` against its client's address until it closes; false, counting nothing, when that is full.
+  take (client: string, socket: Socket): boolean {
+    const address = addressKey(client)
     const held = this.open.get(address) ?? 0
     if (held >= this.max) return false
     // Already gone (the client gave up): its 'close' may have fired, so it must not be counted.
@@ -17,12 +19,12 @@ export class SocketsPerAddress {
     return true
   }
 
-  count (address: string): number {
-    return this.open.get(address) ?? 0
+  count (client: string): number {
+    return this.open.get(addressKey(client)) ?? 0
   }
 
   private release (address: string): void {
-    const held = this.count(address) - 1
+    const held = (this.open.get(address) ?? 0) - 1
     if (held > 0) this.open.set(address, held)
     else this.open.delete(address)
   }

@@ -150,7 +150,7 @@ t.test('every status a route answers is documented, with a body of the documente
     const authorization = typeof auth === 'object' ? `Bearer ${await app.issueToken(users[auth.bearerOf].id)}` : auth
     const options: InjectOptions = {
       method: op.method as InjectOptions['method'],
-      url: op.path.replace('{id}', id) + (search === '' ? '' : `?${search}`),
+      url: op.path.replace(/\{[a-z_]+\}/g, id) + (search === '' ? '' : `?${search}`),
       headers: { ...(authorization === undefined ? {} : { authorization }), ...(prefer === undefined ? {} : { prefer }) },
     }
     if (body !== undefined && op.method !== 'GET') {
@@ -173,11 +173,10 @@ t.test('every status a route answers is documented, with a body of the documente
       if (res.statusCode >= 400 && Object.keys(json as object).length !== 1) throw new Error(`${what}: not the one error form {"error": "..."}`)
     }
     seen.set(`${op.method} ${op.path}`, (seen.get(`${op.method} ${op.path}`) ?? new Set()).add(status))
-  }), { seed: Number(process.env.OPENAPI_SEED), numRuns: 600 })
+  }), { seed: 20261204, numRuns: 600 })
 
   const all = new Set([...seen.values()].flatMap((statuses) => [...statuses]))
   t.comment(`statuses seen: ${[...all].sort().join(', ')}`)
-  t.comment('DEBUG ' + JSON.stringify([...seen.entries()].map(([k, v]) => [k, [...v]])))
   for (const status of ['200', '201', '202', '204', '400', '401', '403', '404', '413', '415', '429']) t.ok(all.has(status), `the inputs reached a ${status}`)
 })
 

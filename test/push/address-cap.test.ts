@@ -71,6 +71,11 @@ t.test('behind a proxy (TRUST_PROXY) each forwarded address has its own cap', as
   t.equal(app.push.sockets.count('198.51.100.1'), 2)
   t.equal(app.push.sockets.count('127.0.0.1'), 0, 'the proxy itself is not counted')
   t.ok(opened(await attempt(t, url)), 'nor is a client of its own address held up by them')
+  // One IPv6 subscriber usually holds a whole /64: its addresses share one cap.
+  t.ok(opened(await attempt(t, url, '2001:db8:1:2::a')), 'an IPv6 address')
+  t.ok(opened(await attempt(t, url, '2001:db8:1:2:ffff::b')), 'another of its /64')
+  t.equal((await attempt(t, url, '2001:db8:1:2::c') as Refusal).status, 429, 'a third of that /64 is refused')
+  t.ok(opened(await attempt(t, url, '2001:db8:1:3::a')), 'the next /64 has its own cap')
 })
 
 // Rule: whatever the order of opens and closes across addresses, a socket opens exactly when its
