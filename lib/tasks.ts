@@ -3,6 +3,7 @@ import type pg from 'pg'
 import { httpError } from '../plugins/errors'
 import type { Prisma } from '../plugins/database'
 import { isUuid } from './models'
+import { GENERAL_ROOM_ID } from './rooms'
 import { MAX_MARKDOWN_NESTING, markdownNesting } from './markdown-nesting'
 
 // Asynchronous requests (202 + Location): a `tasks` row per request, and a graphile-worker
@@ -53,9 +54,10 @@ async function queueTask (db: Queryable, userId: number, kind: string, messageId
   return id
 }
 
-// Records a post task and queues its job; returns the task id. Validate the source first.
-export function queuePostMessage (db: Queryable, userId: number, source: string): Promise<string> {
-  return queueTask(db, userId, POST_MESSAGE, null, { source })
+// Records a post task into a room and queues its job; returns the task id. Validate the source
+// and check the user may read the room first (the worker checks again as it stores the message).
+export function queuePostMessage (db: Queryable, userId: number, source: string, roomId: number = GENERAL_ROOM_ID): Promise<string> {
+  return queueTask(db, userId, POST_MESSAGE, null, { source, roomId })
 }
 
 // Records an edit task for a message the caller has checked is the user's own.

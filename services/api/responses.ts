@@ -112,7 +112,7 @@ export const taskResponses = {
   ...errors(...PARAM_ERRORS, {
     401: TOKEN_REQUIRED,
     403: 'The edit\'s final response: the message is someone else\'s',
-    404: 'No such task of yours (someone else\'s task is as unknown as a missing one), or the edit\'s final response: the message is gone',
+    404: 'No such task of yours (someone else\'s task is as unknown as a missing one), or the final response of an edit whose message is gone, or of a post or edit whose room its user may no longer read',
     500: TASK_FAILED,
   }),
 }

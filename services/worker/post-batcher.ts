@@ -2,22 +2,33 @@ import type pg from 'pg'
 import { publishEvents } from '../../plugins/events'
 import { MESSAGE_COLUMNS, messageJson, messageUrl, type MessageRow } from '../../lib/models'
 import { PREVIEW_LINKS, TASKS_CHANNEL } from '../../lib/tasks'
+import { GENERAL_ROOM_ID } from '../../lib/rooms'
 import { asTransaction } from './context'
+import { lockRooms, readableBy } from './room-access'
 
-export interface Post { taskId: string, source: string, html: string, hasLinks: boolean }
+export interface Post { taskId: string, roomId: number, source: string, html: string, hasLinks: boolean }
 
-// Locks the posts' unfinished tasks and writes their messages in the posts' order (ascending
-// ids follow it); each message comes back with its task.
+// The answer of a post whose room is gone or no longer readable by its author (as for a missing room).
+const NO_ROOM = JSON.stringify({ error: 'Room not found' })
+
+// Locks the posts' unfinished tasks, ends in 404 those whose author may no longer read the room,
+// and writes the others' messages in the posts' order (ascending ids follow it); each
+// message comes back with its task.
 const WRITE_MESSAGES = {
   name: 'write-messages',
-  text: `WITH p AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS p(task_id, source, html, n)),
-         live AS (SELECT p.task_id, p.source, p.html, t.user_id, row_number() OVER (ORDER BY p.n) AS k
+  text: `WITH p AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS p(task_id, source, html, room_id, n)),
+         live AS (SELECT p.task_id, p.source, p.html, p.room_id, p.n, t.user_id,
+                         ${readableBy('p.room_id', 't.user_id')} AS readable
                   FROM p JOIN (SELECT id, user_id FROM tasks WHERE id IN (SELECT task_id FROM p) AND status NOT IN ('done', 'failed') FOR UPDATE) t
                   ON t.id = p.task_id),
-         m AS (INSERT INTO messages (source, html, user_id) SELECT source, html, user_id FROM live ORDER BY k RETURNING ${MESSAGE_COLUMNS})
-         SELECT m.*, live.task_id::text AS "taskId" FROM (SELECT *, row_number() OVER (ORDER BY id) AS k FROM m) m JOIN live USING (k)
+         ok AS (SELECT *, row_number() OVER (ORDER BY n) AS k FROM live WHERE readable),
+         refused AS (UPDATE tasks t SET status = 'done', response_status = 404, response_headers = '{}', response_body = $5::jsonb, updated_at = now()
+                     FROM live WHERE t.id = live.task_id AND NOT live.readable RETURNING pg_notify('${TASKS_CHANNEL}', t.id::text)),
+         m AS (INSERT INTO messages (source, html, user_id, room_id) SELECT source, html, user_id, room_id FROM ok ORDER BY k RETURNING ${MESSAGE_COLUMNS})
+         SELECT m.*, ok.task_id::text AS "taskId" FROM (SELECT *, row_number() OVER (ORDER BY id) AS k FROM m) m JOIN ok USING (k)
          ORDER BY m.id`,
 }
+const LOCK_POST_ROOMS = { name: 'lock-post-rooms', text: lockRooms('$1::int[]') }
 const QUEUE_PREVIEWS = {
   name: 'queue-previews',
   text: `SELECT graphile_worker.add_job('${PREVIEW_LINKS}', p, max_attempts => 2) FROM unnest($1::json[]) AS p`,
@@ -70,11 +81,16 @@ export class PostBatcher {
     const client = await this.pool.connect()
     try {
       // The pool pipelines: each step's statements go out together, one round trip per step.
-      const [, { rows }] = await settled([
+      const rooms = [...new Set(unique.map((p) => p.roomId))].filter((id) => id !== GENERAL_ROOM_ID)
+      const [, , { rows }] = await settled([
         client.query('BEGIN'),
-        client.query<MessageRow & { taskId: string }>({ ...WRITE_MESSAGES, values: [unique.map((p) => p.taskId), unique.map((p) => p.source), unique.map((p) => p.html)] }),
+        rooms.length > 0 ? client.query({ ...LOCK_POST_ROOMS, values: [rooms] }) : undefined,
+        client.query<MessageRow & { taskId: string }>({
+          ...WRITE_MESSAGES,
+          values: [unique.map((p) => p.taskId), unique.map((p) => p.source), unique.map((p) => p.html), unique.map((p) => p.roomId), NO_ROOM],
+        }),
       ])
-      // Finished already or gone with its user: nothing to do.
+      // Finished already, gone with its user or refused: nothing more to do.
       if (rows.length === 0) {
         await client.query('COMMIT')
         return

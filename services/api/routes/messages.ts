@@ -1,23 +1,36 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
 import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../../lib/models'
 import { queueEditMessage, queuePostMessage, validateMessageSource } from '../../../lib/tasks'
-import { canRead } from '../../../lib/rooms'
+import { GENERAL_ROOM_ID, addMember, canRead, getRoom } from '../../../lib/rooms'
 import { Id, IdParams, UnixTime } from '../schemas'
 import { PARAM_ERRORS, SECURITY, editTaskResponses, errors, messageRef, postTaskResponses } from '../responses'
 import { PreferHeaders, replyWithTask } from './tasks'
 
 // Lists never reach further back than this (the original app's rule).
 const HISTORY_SECONDS = 24 * 60 * 60
-// Flack's list is the room `general`'s.
-const GENERAL = 1
+// A post's answers, plus the room that is missing or not the poster's to read.
+const roomPostResponses = { ...postTaskResponses, 404: errors({ 404: 'No room the caller may read has this id (a private room of others is as missing as one never made)' })[404] }
 
 export default async function messages (app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>()
   const { config } = fastify
   const SourceBody = Type.Object({ source: Type.String({ minLength: 1, maxLength: config.MESSAGE_MAX_LENGTH }) }, { additionalProperties: false })
+
+  // Checks the room and queues the post; a public room not yet joined is joined first (general: everyone is a member).
+  async function post (request: FastifyRequest, reply: FastifyReply, roomId: number, source: unknown): Promise<FastifyReply> {
+    const text = validateMessageSource(source, config.MESSAGE_MAX_LENGTH)
+    const userId = request.currentUser!.id
+    if (roomId !== GENERAL_ROOM_ID) {
+      const room = await getRoom(fastify.pg, userId, roomId)
+      if (room === null) throw httpError(404, 'Room not found')
+      if (room.kind === 'public' && room.role === null && await addMember(fastify.pg, roomId, userId, userId) === 'no_room') throw httpError(404, 'Room not found')
+    }
+    const taskId = await queuePostMessage(fastify.pg, userId, text, roomId)
+    return replyWithTask(app, request, reply, taskId, true)
+  }
 
   fastify.post('/api/messages', {
     preHandler: fastify.authenticate,
@@ -25,17 +38,28 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       operationId: 'postMessage',
       tags: ['messages'],
       summary: 'Post a message',
-      description: 'The source is checked (a string, not blank, no NUL, at most MESSAGE_MAX_LENGTH characters), then a task is queued: 202 with its Location. With `Prefer: wait=N` (N at most 10) the request is held until the task ends, and answers 201 with the message when it does in time. The message is rendered from Markdown; link previews are added afterwards and pushed as an update.',
+      description: 'Into the room `general`, or into `room_id` (a room the caller may read, else 404 as for a missing room, before anything is queued; a public room not yet joined is joined). The source is checked (a string, not blank, no NUL, at most MESSAGE_MAX_LENGTH characters), then a task is queued: 202 with its Location. With `Prefer: wait=N` (N at most 10) the request is held until the task ends, and answers 201 with the message when it does in time; the task ends 404 if the caller may no longer read the room when the message is stored. The message is rendered from Markdown; link previews are added afterwards and pushed as an update.',
       security: SECURITY.token,
       headers: PreferHeaders,
-      body: SourceBody,
-      response: postTaskResponses,
+      body: Type.Object({ ...SourceBody.properties, room_id: Type.Optional(Id) }, { additionalProperties: false }),
+      response: roomPostResponses,
     },
-  }, async (request, reply) => {
-    const source = validateMessageSource(request.body.source, config.MESSAGE_MAX_LENGTH)
-    const taskId = await queuePostMessage(fastify.pg, request.currentUser!.id, source)
-    return replyWithTask(app, request, reply, taskId, true)
-  })
+  }, async (request, reply) => post(request, reply, request.body.room_id ?? GENERAL_ROOM_ID, request.body.source))
+
+  fastify.post('/api/rooms/:id/messages', {
+    preHandler: fastify.authenticate,
+    schema: {
+      operationId: 'postRoomMessage',
+      tags: ['messages'],
+      summary: 'Post a message into a room',
+      description: 'As `POST /api/messages` with `room_id`: the room must be readable by the caller (else 404, exactly as for a missing room, and nothing is queued); posting into a public room not yet joined joins it.',
+      security: SECURITY.token,
+      params: IdParams,
+      headers: PreferHeaders,
+      body: SourceBody,
+      response: roomPostResponses,
+    },
+  }, async (request, reply) => post(request, reply, request.params.id, request.body.source))
 
   fastify.get('/api/messages', {
     preHandler: fastify.authenticateOptional,
@@ -49,7 +73,7 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       response: { 200: Type.Object({ messages: Type.Array(messageRef()) }, { description: 'The messages, ordered by updated_at, then id' }), ...errors(400, 401, { 404: 'No room the caller may read has this id' }) },
     },
   }, async (request) => {
-    const { updated_since: since, user_id: userId, room_id: roomId = GENERAL } = request.query
+    const { updated_since: since, user_id: userId, room_id: roomId = GENERAL_ROOM_ID } = request.query
     if (!await canRead(fastify.pg, request.currentUser?.id ?? null, roomId)) throw httpError(404, 'Room not found')
     const oldest = Math.max(since ?? 0, Math.floor(Date.now() / 1000) - HISTORY_SECONDS)
     const { rows } = await fastify.pg.query<MessageRow>({

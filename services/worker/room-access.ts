@@ -1,0 +1,10 @@
+// lib/rooms.ts's read rule as a SQL condition, for statements that check it as they write: the
+// room whose id is the expression `room` may be read by the user whose id is `user`.
+export const readableBy = (room: string, user: string): string =>
+  `EXISTS (SELECT 1 FROM rooms r WHERE r.id = ${room} AND (r.kind = 'public'
+     OR EXISTS (SELECT 1 FROM memberships me WHERE me.room_id = r.id AND me.user_id = ${user})))`
+
+// Run before the check, as its own statement: a removal (lib/rooms.ts locks the room FOR UPDATE)
+// then commits before the check's snapshot, or waits until the write commits, never between.
+// Public rooms are readable by anyone, so they are not locked. `ids`: an int[] expression.
+export const lockRooms = (ids: string): string => `SELECT 1 FROM rooms WHERE id = ANY(${ids}) AND kind <> 'public' ORDER BY id FOR SHARE`
