@@ -68,15 +68,15 @@ async function publishRoom (client: pg.PoolClient, roomId: number): Promise<void
   if (rows.length > 0) await publishEvent(client, 'Room', roomJson(rows[0], false))
 }
 
-// The user's membership as it now is: role null once removed.
-async function publishMembership (client: pg.PoolClient, roomId: number, userId: number): Promise<void> {
+// The user's membership as it now is: role null once removed. onlyTo: its readers instead of the room's.
+async function publishMembership (client: pg.PoolClient, roomId: number, userId: number, onlyTo?: number[]): Promise<void> {
   const { rows } = await client.query<{ role: RoomRole, lastReadId: number }>({
     name: 'rooms-membership-event',
     text: 'SELECT role, last_read_id AS "lastReadId" FROM memberships WHERE room_id = $1 AND user_id = $2',
     values: [roomId, userId],
   })
   const now = rows[0] ?? { role: null, lastReadId: null }
-  await publishEvent(client, 'Membership', membershipJson({ roomId, userId, ...now }))
+  await publishEvent(client, 'Membership', membershipJson({ roomId, userId, ...now }), onlyTo)
 }
 
 // Public names are unique up to case and Unicode compatibility forms: the key they are compared by.
@@ -245,12 +245,80 @@ export async function listMembers (db: Db, roomId: number): Promise<UserRow[]> {
   return rows
 }
 
-// The room's newest `limit` messages, oldest first (tombstones included, so clients drop them).
-export async function newestMessages (db: Db, roomId: number, limit: number): Promise<MessageRow[]> {
-  const { rows } = await db.query<MessageRow>({
-    name: 'rooms-room-newest-messages',
-    text: `SELECT * FROM (SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 ORDER BY id DESC LIMIT $2) m ORDER BY id`,
-    values: [roomId, limit],
+export interface PageQuery { before?: number, after?: number, limit: number }
+export interface Page { messages: MessageRow[], older: number | null, newer: number | null }
+
+// Pages walk the (room_id, id) index from the cursor: one index range per page, as cheap at the
+// ten-millionth message as at the tenth. The id bound is bigint so "no cursor" needs no other plan.
+// Keyset form on purpose: with `room_id = $1 ... ORDER BY id` a generic plan may walk the primary
+// key filtering by room, reading the whole table below the cursor for a quiet room; ordered by
+// (room_id, id) with a row comparison, only this index gives the order without a sort.
+const PAGE_BACKWARD = {
+  name: 'rooms-page-backward',
+  text: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE (room_id, id) < ($1, $2::bigint) AND room_id >= $1 ORDER BY room_id DESC, id DESC LIMIT $3`,
+}
+const PAGE_FORWARD = {
+  name: 'rooms-page-forward',
+  text: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE (room_id, id) > ($1, $2::bigint) AND room_id <= $1 ORDER BY room_id, id LIMIT $3`,
+}
+const HAS_NEWER = { name: 'rooms-page-has-newer', text: 'SELECT 1 FROM messages WHERE (room_id, id) > ($1, $2::bigint) AND room_id <= $1 ORDER BY room_id, id LIMIT 1' }
+const HAS_OLDER = { name: 'rooms-page-has-older', text: 'SELECT 1 FROM messages WHERE (room_id, id) < ($1, $2::bigint) AND room_id >= $1 ORDER BY room_id DESC, id DESC LIMIT 1' }
+const NO_CURSOR = 2 ** 31
+// For the test that checks their plans.
+export const PAGE_QUERIES = { PAGE_BACKWARD, PAGE_FORWARD, HAS_NEWER, HAS_OLDER }
+
+// One page of a room's full history, oldest first (tombstones included, so clients drop them).
+// older/newer: the cursor (a `before` / an `after` id) of the next page that way, null when none.
+export async function messagePage (db: Db, roomId: number, query: PageQuery): Promise<Page> {
+  const forward = query.after !== undefined
+  const cursor = query.after ?? query.before ?? NO_CURSOR
+  const { rows } = await db.query<MessageRow>({ ...(forward ? PAGE_FORWARD : PAGE_BACKWARD), values: [roomId, cursor, query.limit + 1] })
+  const more = rows.length > query.limit
+  const messages = rows.slice(0, query.limit)
+  if (!forward) messages.reverse()
+  if (forward) {
+    // The older side: anything before the page's first message (or, for an empty page, up to the cursor).
+    const edge = messages.length > 0 ? messages[0].id : cursor + 1
+    const older = (await db.query({ ...HAS_OLDER, values: [roomId, edge] })).rowCount! > 0
+    return { messages, older: older ? edge : null, newer: more ? messages[messages.length - 1].id : null }
+  }
+  const edge = messages.length > 0 ? messages[messages.length - 1].id : cursor - 1
+  const newer = query.before !== undefined && (await db.query({ ...HAS_NEWER, values: [roomId, edge] })).rowCount! > 0
+  return { messages, older: more ? messages[0].id : null, newer: newer ? edge : null }
+}
+
+export type MarkRead = 'moved' | 'unchanged' | 'no_room' | 'not_member' | 'other_room'
+
+// Moves `userId`'s read marker in a room forward to `messageId` (never back). general's implicit
+// membership gets its row on the first move. The move is pushed to that user's sockets alone.
+export async function markRead (db: Db, roomId: number, userId: number, messageId: number): Promise<MarkRead> {
+  return inTransaction(db, async (client) => {
+    const room = await getRoom(client, userId, roomId)
+    if (room === null) return 'no_room'
+    if (room.role === null) return 'not_member'
+    const inRoom = await client.query({ name: 'rooms-message-in-room', text: 'SELECT 1 FROM messages WHERE id = $1 AND room_id = $2', values: [messageId, roomId] })
+    if (inRoom.rowCount === 0) return 'other_room'
+    const { rowCount } = await client.query({
+      name: 'rooms-read-marker',
+      text: `INSERT INTO memberships AS m (room_id, user_id, last_read_id) SELECT $1, $2, $3 WHERE $1 = ${GENERAL_ROOM_ID}
+             ON CONFLICT (room_id, user_id) DO UPDATE SET last_read_id = EXCLUDED.last_read_id WHERE m.last_read_id < EXCLUDED.last_read_id`,
+      values: [roomId, userId, messageId],
+    })
+    const moved = rowCount! > 0 || (roomId !== GENERAL_ROOM_ID && (await client.query({
+      name: 'rooms-read-marker-move',
+      text: 'UPDATE memberships SET last_read_id = $3 WHERE room_id = $1 AND user_id = $2 AND last_read_id < $3',
+      values: [roomId, userId, messageId],
+    })).rowCount! > 0)
+    if (!moved) return 'unchanged'
+    await publishMembership(client, roomId, userId, [userId])
+    return 'moved'
   })
-  return rows
+}
+
+// Whether `userId` may post into `roomId`; a public room not yet joined is joined (everyone is in general).
+export async function enterToPost (db: Db, userId: number, roomId: number): Promise<boolean> {
+  if (roomId === GENERAL_ROOM_ID) return true
+  const room = await getRoom(db, userId, roomId)
+  if (room === null) return false
+  return !(room.kind === 'public' && room.role === null && await addMember(db, roomId, userId, userId) === 'no_room')
 }

@@ -13,6 +13,7 @@ import { originCheck } from './origins'
 import { SocketsPerAddress } from './address-cap'
 import type { MessagePosting } from './posting'
 import { queuePostMessage, validateMessageSource } from '../../lib/tasks'
+import { enterToPost } from '../../lib/rooms'
 
 export interface PushOptions extends ServiceOptions {
   // How post_message frames reach the worker; by default the worker's own posting function.
@@ -48,7 +49,7 @@ function workerPosting (app: FastifyInstance): MessagePosting {
         return (err as Error).message
       }
     },
-    post: (userId, source) => queuePostMessage(app.pg, userId, source),
+    post: async (userId, source, roomId) => await enterToPost(app.pg, userId, roomId) ? await queuePostMessage(app.pg, userId, source, roomId) : null,
   }
 }
 

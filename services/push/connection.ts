@@ -265,7 +265,7 @@ export class PushConnection implements Subscriber {
     }
     if (frame.type === 'ping_user') return this.pingUser(found.user, frame.ref)
     if (frame.type === 'typing') return this.typing(found.user, frame.roomId, frame.ref)
-    return this.postMessage(found.user, frame.source, frame.ref)
+    return this.postMessage(found.user, frame.source, frame.roomId, frame.ref)
   }
 
   // Ties this connection to the user: online while it (or another of theirs) is open.
@@ -311,12 +311,13 @@ export class PushConnection implements Subscriber {
     this.write(data)
   }
 
-  private async postMessage (user: AuthUser, source: unknown, ref: Ref | undefined): Promise<void> {
+  private async postMessage (user: AuthUser, source: unknown, roomId: number, ref: Ref | undefined): Promise<void> {
     const posting = this.ctx.posting
     const problem = posting.invalidSource(source)
     if (problem !== null) return this.reply(ref, problem)
     await this.ctx.markSeen(user)
-    const taskId = await posting.post(user.id, source as string)
+    const taskId = await posting.post(user.id, source as string, roomId)
+    if (taskId === null) return this.reply(ref, ROOM_NOT_FOUND)
     if (ref !== undefined) this.write(ackFrame(ref, { task: taskUrl(taskId) }))
   }
 

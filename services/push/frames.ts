@@ -1,5 +1,7 @@
 // The push protocol's JSON text frames: what the server writes and what it accepts.
 
+import { GENERAL_ROOM_ID } from '../../lib/rooms'
+
 export type Ref = string | number
 
 // A server frame, serialised once and written as is to every client that gets it. readers: the
@@ -57,7 +59,7 @@ export const ackFrame = (ref: Ref, fields: Record<string, unknown> = {}): string
 
 export type ClientFrame =
   | { type: 'ping_user', token: string, ref?: Ref }
-  | { type: 'post_message', token: string, source: unknown, ref?: Ref }
+  | { type: 'post_message', token: string, source: unknown, roomId: number, ref?: Ref }
   | { type: 'typing', token: string, roomId: number, ref?: Ref }
 
 // Room ids are PostgreSQL integers.
@@ -88,12 +90,11 @@ export function parseClientFrame (text: string): ClientFrame | { error: string, 
   if (typeof frame.token !== 'string' || frame.token.length === 0) return { error: 'A token is required', ref }
   if (frame.token.length > MAX_TOKEN_LENGTH) return { error: 'Invalid or expired token', ref }
   if (frame.type === 'ping_user') return { type: 'ping_user', token: frame.token, ref }
-  if (frame.type === 'typing') {
-    const roomId = frame.room_id
-    if (typeof roomId !== 'number' || !Number.isInteger(roomId) || roomId < 1 || roomId > MAX_ROOM_ID) {
-      return { error: 'room_id must be a positive integer', ref }
-    }
-    return { type: 'typing', token: frame.token, roomId, ref }
+  // Typing names its room; a post without one goes to general, as Flack's did.
+  const roomId = frame.room_id === undefined && frame.type === 'post_message' ? GENERAL_ROOM_ID : frame.room_id
+  if (typeof roomId !== 'number' || !Number.isInteger(roomId) || roomId < 1 || roomId > MAX_ROOM_ID) {
+    return { error: 'room_id must be a positive integer', ref }
   }
-  return { type: 'post_message', token: frame.token, source: frame.source, ref }
+  if (frame.type === 'typing') return { type: 'typing', token: frame.token, roomId, ref }
+  return { type: 'post_message', token: frame.token, source: frame.source, roomId, ref }
 }

@@ -2,6 +2,7 @@
 export interface MessagePosting {
   // Why this source cannot be posted, or null when it can (checked before anything is queued).
   invalidSource: (source: unknown) => string | null
-  // Records the task and queues the post in one transaction; resolves to the task's id.
-  post: (userId: number, source: string) => Promise<string>
+  // Records the task and queues the post in one transaction; resolves to the task's id, or null
+  // (nothing queued) when the user may not read the room.
+  post: (userId: number, source: string, roomId: number) => Promise<string | null>
 }

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
 import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../../lib/models'
 import { queueEditMessage, queuePostMessage, validateMessageSource } from '../../../lib/tasks'
-import { GENERAL_ROOM_ID, addMember, canRead, getRoom } from '../../../lib/rooms'
+import { GENERAL_ROOM_ID, canRead, enterToPost } from '../../../lib/rooms'
 import { Id, IdParams, UnixTime } from '../schemas'
 import { PARAM_ERRORS, SECURITY, editTaskResponses, errors, messageRef, postTaskResponses } from '../responses'
 import { PreferHeaders, replyWithTask } from './tasks'
@@ -23,11 +23,7 @@ export default async function messages (app: FastifyInstance): Promise<void> {
   async function post (request: FastifyRequest, reply: FastifyReply, roomId: number, source: unknown): Promise<FastifyReply> {
     const text = validateMessageSource(source, config.MESSAGE_MAX_LENGTH)
     const userId = request.currentUser!.id
-    if (roomId !== GENERAL_ROOM_ID) {
-      const room = await getRoom(fastify.pg, userId, roomId)
-      if (room === null) throw httpError(404, 'Room not found')
-      if (room.kind === 'public' && room.role === null && await addMember(fastify.pg, roomId, userId, userId) === 'no_room') throw httpError(404, 'Room not found')
-    }
+    if (!await enterToPost(fastify.pg, userId, roomId)) throw httpError(404, 'Room not found')
     const taskId = await queuePostMessage(fastify.pg, userId, text, roomId)
     return replyWithTask(app, request, reply, taskId, true)
   }
