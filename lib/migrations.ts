@@ -3,8 +3,9 @@ import { createHash, randomUUID } from 'node:crypto'
 import { readdirSync, readFileSync, existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Logger, runMigrations as runWorkerMigrations } from 'graphile-worker'
+import { PROJECT_ROOT } from './project-root'
 
-export const MIGRATIONS_DIR = resolve(__dirname, '..', 'prisma', 'migrations')
+export const MIGRATIONS_DIR = resolve(PROJECT_ROOT, 'prisma', 'migrations')
 const MIGRATION_LOCK = 0x666c6d67
 const quietWorkerLogger = new Logger(() => () => {})
 

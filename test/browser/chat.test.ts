@@ -109,6 +109,21 @@ t.test('two people chat live in real browsers', async (t) => {
   await screenshot(a, 'readme')
   await a.setViewportSize({ width: 1100, height: 720 })
 
+  // Alice's signed-in socket also streams her private rooms; this page shows general only.
+  const basicAuth = (nickname: string): string => `Basic ${Buffer.from(`${nickname}:${PASSWORD}`).toString('base64')}`
+  const { token: bobToken } = await (await fetch(`${pageOrigin}/api/tokens`, { method: 'POST', headers: { authorization: basicAuth('bob') } })).json() as { token: string }
+  const asBob = { authorization: `Bearer ${bobToken}`, 'content-type': 'application/json' }
+  const side = await (await fetch(`${pageOrigin}/api/rooms`, { method: 'POST', headers: asBob, body: JSON.stringify({ name: 'side room', private: true }) })).json() as { id: number }
+  const { users: everyone } = await (await fetch(`${pageOrigin}/api/users`, { headers: asBob })).json() as { users: Array<{ id: number, nickname: string }> }
+  const aliceId = everyone.find((user) => user.nickname === 'alice')!.id
+  t.equal((await fetch(`${pageOrigin}/api/rooms/${side.id}/members/${aliceId}`, { method: 'PUT', headers: { authorization: asBob.authorization } })).status, 204)
+  const aside = await fetch(`${pageOrigin}/api/rooms/${side.id}/messages`, { method: 'POST', headers: { ...asBob, prefer: 'wait=5' }, body: JSON.stringify({ source: 'only in the side room' }) })
+  t.equal(aside.status, 201, 'posted into the side room')
+  await b.fill('#post-input', 'back in general')
+  await b.press('#post-input', 'Enter')
+  await messageItem(a, 'back in general').waitFor()
+  t.equal(await messageItem(a, 'only in the side room').count(), 0, 'a message of another room stays out of general')
+
   // An XSS attempt, in a nickname and in a message, renders as inert text.
   const { page: x } = await openPage(t, browser, `${pageOrigin}/`)
   await signIn(x, XSS_NICKNAME, PASSWORD)

@@ -4,8 +4,9 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { Type } from 'typebox'
 import { SECURITY, errors } from '../responses'
+import { PROJECT_ROOT } from '../../../lib/project-root'
 
-export const PUBLIC_DIR = join(__dirname, '..', 'public')
+export const PUBLIC_DIR = join(PROJECT_ROOT, 'services', 'api', 'public')
 export const CLIENT_BUNDLE = join(PUBLIC_DIR, 'dist', 'app.js')
 
 // Only the page, its stylesheet and the built bundle are served; the TypeScript source is not.
