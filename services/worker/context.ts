@@ -5,6 +5,7 @@ import type { Database, Transaction } from '../../plugins/database'
 import { publishMessage } from '../../plugins/events'
 import type { MessageRow } from '../../lib/models'
 import { TASKS_CHANNEL } from '../../lib/tasks'
+import { inTransaction } from '../../lib/db'
 import type { Previewer } from './link-preview'
 
 // What every task gets: the validated config, the shared database, the link previewer.
@@ -25,21 +26,6 @@ export function asTransaction (client: pg.PoolClient): Transaction {
     $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await client.query(text, values)).rowCount ?? 0,
     $queryRawUnsafe: async (text: string, ...values: unknown[]) => (await client.query(text, values)).rows,
   } as unknown as Transaction
-}
-
-export async function inTransaction<T> (pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
-    const result = await work(client)
-    await client.query('COMMIT')
-    return result
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    client.release()
-  }
 }
 
 export interface FinalResponse { status: number, headers?: Record<string, string>, body?: unknown }

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { createDatabase } from '../../plugins/database'
 import { publishEvents } from '../../plugins/events'
-import { asTransaction, inTransaction } from '../../services/worker/context'
+import { inTransaction } from '../../lib/db'
+import { asTransaction } from '../../services/worker/context'
 import { testDatabase } from '../helper'
 
 // Readers take every event after the last seq they saw: a seq drawn by a transaction that

@@ -3,7 +3,8 @@ import { Compile } from 'typebox/compile'
 import { publishMessage } from '../../../plugins/events'
 import { MESSAGE_COLUMNS, type MessageRow } from '../../../lib/models'
 import { previewHtml, renderMessage, type LinkPreview } from '../render'
-import { asTransaction, inTransaction, type TaskFactory } from '../context'
+import { inTransaction } from '../../../lib/db'
+import { asTransaction, type TaskFactory } from '../context'
 
 const Payload = Compile(Type.Object({ messageId: Type.Integer({ minimum: 1 }), source: Type.String() }))
 
