@@ -40,11 +40,18 @@ const ROOM_FOR_EVENT = {
   name: 'rooms-room-event',
   text: `SELECT ${ROOM_VIEW_COLUMNS} FROM (${VIEWED_ROOMS} WHERE r.id = $2) v`,
 }
-const CAN_READ = {
-  name: 'rooms-room-readable',
-  text: `SELECT 1 FROM rooms r WHERE r.id = $2 AND (r.kind = 'public'
-           OR EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $1::int))`,
-}
+// The read rule as a SQL condition, also for statements that check it as they write (the worker's
+// batch): the room whose id is the expression `room` may be read by the user whose id is `user`.
+export const readableBy = (room: string, user: string): string =>
+  `EXISTS (SELECT 1 FROM rooms r WHERE r.id = ${room} AND (r.kind = 'public'
+     OR EXISTS (SELECT 1 FROM memberships me WHERE me.room_id = r.id AND me.user_id = ${user})))`
+
+// Run before such a check, as its own statement: a removal (which locks the room FOR UPDATE) then
+// commits before the check's snapshot, or waits until the write commits, never between. Public
+// rooms are readable by anyone, so they are not locked. `ids`: an int[] expression.
+export const lockRooms = (ids: string): string => `SELECT 1 FROM rooms WHERE id = ANY(${ids}) AND kind <> 'public' ORDER BY id FOR SHARE`
+
+const CAN_READ = { name: 'rooms-room-readable', text: `SELECT 1 WHERE ${readableBy('$2::int', '$1::int')}` }
 
 // The viewer's view of a room, or null when it does not exist or the viewer may not read it.
 export async function getRoom (db: Db, viewer: number | null, roomId: number): Promise<RoomRow | null> {

@@ -4,7 +4,7 @@ import { MESSAGE_COLUMNS, messageJson, messageUrl, type MessageRow } from '../..
 import { PREVIEW_LINKS, TASKS_CHANNEL } from '../../lib/tasks'
 import { GENERAL_ROOM_ID } from '../../lib/rooms'
 import { asTransaction } from './context'
-import { lockRooms, readableBy } from './room-access'
+import { lockRooms, readableBy } from '../../lib/rooms'
 
 export interface Post { taskId: string, roomId: number, source: string, html: string, hasLinks: boolean }
 

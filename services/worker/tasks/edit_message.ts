@@ -4,7 +4,7 @@ import { MESSAGE_COLUMNS, type MessageRow } from '../../../lib/models'
 import { PREVIEW_LINKS } from '../../../lib/tasks'
 import { addJobInTransaction, failTask, finishTask, type TaskFactory } from '../context'
 import { renderSource, taskIdOf } from '../task-input'
-import { lockRooms, readableBy } from '../room-access'
+import { lockRooms, readableBy } from '../../../lib/rooms'
 
 const Payload = Compile(Type.Object({ taskId: Type.String({ format: 'uuid' }), messageId: Type.Integer({ minimum: 1 }), source: Type.String() }))
 
