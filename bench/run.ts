@@ -9,6 +9,7 @@ const sections: Array<[string, string]> = [
   ['API: token-authenticated reads vs a bare Fastify route', 'api.ts'],
   ['Worker: asynchronous posts and job throughput', 'worker.ts'],
   ['Push: idle sockets, fan-out and post-to-delivery', 'push.ts'],
+  ['History: pages and search over 1,000,000 messages', 'history.ts'],
 ]
 
 async function main (): Promise<void> {

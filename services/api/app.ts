@@ -6,6 +6,7 @@ import stats from './routes/stats'
 import messages from './routes/messages'
 import tasks from './routes/tasks'
 import rooms from './routes/rooms'
+import search from './routes/search'
 import web from './routes/web'
 import taskWaiter from '../../plugins/task-waiter'
 import docs from './docs'
@@ -23,6 +24,7 @@ export async function buildApi (options: ApiOptions): Promise<FastifyInstance> {
   await app.register(taskWaiter)
   await app.register(messages)
   await app.register(rooms)
+  await app.register(search)
   await app.register(tasks)
   await app.register(web)
   return app

@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
 import { messageJson, roomJson, roomUrl, userJson, type RoomRow } from '../../../lib/models'
-import { addMember, canRead, createRoom, directRoom, getRoom, listMembers, listRooms, newestMessages, removeMember, updateRoom, type MemberChange } from '../../../lib/rooms'
+import { addMember, canRead, createRoom, directRoom, getRoom, listMembers, listRooms, markRead, messagePage, removeMember, updateRoom, type MemberChange } from '../../../lib/rooms'
 import { Id, IdParams } from '../schemas'
 import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, errors, location, messageRef, noContent, roomRef, userRef } from '../responses'
 
@@ -14,6 +14,8 @@ const NAME_TAKEN = 'Invalid request: a public room already has this name'
 
 export const MAX_NAME_LENGTH = 64
 export const MAX_TOPIC_LENGTH = 250
+const MAX_PAGE = 100
+const DEFAULT_PAGE = 50
 const CONTROL = /[\p{Cc}\p{Zl}\p{Zp}]/u
 const VISIBLE = /[^\p{Cf}\p{Z}\s]/u
 
@@ -235,22 +237,67 @@ export default async function rooms (app: FastifyInstance): Promise<void> {
     schema: {
       operationId: 'listRoomMessages',
       tags: ['rooms'],
-      summary: 'A room\'s newest messages, oldest first',
-      description: 'The newest `limit` messages (1-100, 50 by default), of any age; deleted ones stay as tombstones (empty source and html) so clients drop them.',
+      summary: 'A page of a room\'s history, oldest first',
+      description: 'The room\'s full history, paged by message id: no cursor gives the newest `limit` messages (1-100, 50 by default), `before` the ones just older than that id, `after` the ones just newer. `_links.older` / `_links.newer` are present only when more messages exist that way. Deleted messages stay as tombstones (empty source and html, `deleted: true`) so clients drop them.',
       security: SECURITY.optionalToken,
       params: IdParams,
-      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })) }, { additionalProperties: false }),
+      querystring: Type.Object({
+        before: Type.Optional(Id),
+        after: Type.Optional(Id),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE })),
+      }, { additionalProperties: false }),
       response: {
         200: Type.Object({
           messages: Type.Array(messageRef()),
-          _links: Type.Object({ older: Type.Optional(Type.String()), newer: Type.Optional(Type.String()) }),
+          _links: Type.Object({
+            older: Type.Optional(Type.String({ description: 'The next page back in time' })),
+            newer: Type.Optional(Type.String({ description: 'The next page forward in time' })),
+          }),
         }, { description: 'The page, ordered by id' }),
-        ...errors(...PARAM_ERRORS, 401, { 404: NO_ROOM }),
+        ...errors(...PARAM_ERRORS, 401, { 400: 'Invalid request: a bad limit or cursor, or both before and after', 404: NO_ROOM }),
       },
     },
   }, async (request) => {
-    await mustRead(viewerOf(request), request.params.id)
-    const messages = await newestMessages(db, request.params.id, request.query.limit ?? 50)
-    return { messages: messages.map(messageJson), _links: {} }
+    const { before, after, limit = DEFAULT_PAGE } = request.query
+    if (before !== undefined && after !== undefined) throw httpError(400, 'Invalid request: give before or after, not both')
+    const roomId = request.params.id
+    await mustRead(viewerOf(request), roomId)
+    const page = await messagePage(db, roomId, { before, after, limit })
+    const link = (cursor: string): string => `${roomUrl(roomId)}/messages?${cursor}&limit=${limit}`
+    return {
+      messages: page.messages.map(messageJson),
+      _links: {
+        ...(page.older === null ? {} : { older: link(`before=${page.older}`) }),
+        ...(page.newer === null ? {} : { newer: link(`after=${page.newer}`) }),
+      },
+    }
+  })
+
+  fastify.put('/api/rooms/:id/read', {
+    ...token,
+    schema: {
+      operationId: 'markRoomRead',
+      tags: ['rooms'],
+      summary: 'Move your read marker in a room forward',
+      description: 'Members only. The marker only moves forward: an id older than it is a no-op (204). A move is pushed as a `Membership` frame to your own sockets only, so your devices agree.',
+      security: SECURITY.token,
+      params: IdParams,
+      body: Type.Object({ message_id: Id }, { additionalProperties: false }),
+      response: {
+        204: noContent('The marker is at that message, or was already past it'),
+        ...errors(...BODY_ERRORS, ...PARAM_ERRORS, {
+          400: 'Invalid request (no message_id, or not JSON), or that message is not in this room',
+          401: TOKEN_REQUIRED,
+          403: 'A public room you have not joined',
+          404: NO_ROOM,
+        }),
+      },
+    },
+  }, async (request, reply) => {
+    const result = await markRead(db, request.params.id, request.currentUser!.id, request.body.message_id)
+    if (result === 'no_room') throw httpError(404, ROOM_NOT_FOUND)
+    if (result === 'not_member') throw httpError(403, 'Join the room first: only members have a read marker')
+    if (result === 'other_room') throw httpError(400, 'Invalid request: no message of this room has this message_id')
+    return reply.code(204).send(null)
   })
 }
