@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { WebSocket, type RawData } from 'ws'
 import { FrameReader } from './frame-reader'
 import { createDatabase, type Database } from '../plugins/database'
-import { publishEvent } from '../plugins/events'
+import { publishEvent } from '../lib/events'
 
 export type Command =
   | { cmd: 'open', url: string, count: number }

@@ -1,5 +1,5 @@
 import type { Prisma } from '../plugins/database'
-import { publishUser } from '../plugins/events'
+import { publishUser } from './events'
 import { announce, userWentOffline } from './auth-cache'
 import { USER_COLUMNS, type UserRow } from './models'
 

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { inTransaction, type Db } from './db'
-import { publishEvent } from '../plugins/events'
+import { publishEvent } from './events'
 import { MESSAGE_COLUMNS, USER_COLUMNS, membershipJson, roomJson, type MessageRow, type RoomKind, type RoomRole, type RoomRow, type UserRow } from './models'
 
 // Queries of rooms and memberships. The access rule lives here once: a public room is readable

@@ -7,7 +7,6 @@ import { loggerOptions, RequestLog } from './logging'
 import errors, { clientErrorHandler, frameworkErrors, httpError } from '../plugins/errors'
 import database from '../plugins/database'
 import notifications from '../plugins/notifications'
-import events from '../plugins/events'
 import auth from '../plugins/auth'
 import stats from '../plugins/stats'
 import health from '../plugins/health'
@@ -69,7 +68,7 @@ function strictUtf8Json (app: FastifyInstance): void {
   })
 }
 
-// The shared base of every HTTP service: config, errors, database, notifications, events, auth, stats, health.
+// The shared base of every HTTP service: config, errors, database, notifications, auth, stats, health.
 export async function buildService (options: ServiceOptions, name: string): Promise<FastifyInstance> {
   const config = loadConfig(options.env)
   const app = Fastify({
@@ -105,7 +104,6 @@ export async function buildService (options: ServiceOptions, name: string): Prom
   await app.register(errors)
   await app.register(database)
   await app.register(notifications)
-  await app.register(events)
   await app.register(auth)
   await app.register(stats)
   await app.register(health)

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
-import { EVENTS_CHANNEL } from '../../plugins/events'
+import { EVENTS_CHANNEL } from '../../lib/events'
 import type { Notifications } from '../../plugins/notifications'
 import { typingFrame, wireFrames, type EventFrame } from './frames'
 import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'

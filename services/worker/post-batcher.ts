@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { publishEvents } from '../../plugins/events'
+import { publishEvents } from '../../lib/events'
 import { MESSAGE_COLUMNS, messageJson, messageUrl, type MessageRow } from '../../lib/models'
 import { PREVIEW_LINKS, TASKS_CHANNEL } from '../../lib/tasks'
 import { GENERAL_ROOM_ID } from '../../lib/rooms'

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createDatabase } from '../../plugins/database'
-import { publishEvents } from '../../plugins/events'
+import { publishEvents } from '../../lib/events'
 import { inTransaction } from '../../lib/db'
 import { asTransaction } from '../../services/worker/context'
 import { testDatabase } from '../helper'

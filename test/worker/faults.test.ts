@@ -10,7 +10,7 @@ import { startEmbeddedPostgres } from '../../lib/embedded-postgres'
 import { migrate } from '../../lib/migrations'
 import type { ConfigInput } from '../../plugins/config'
 
-const PUBLISH_LOCK = 0x666c6163 // plugins/events.ts: taken by every publishing transaction
+import { PUBLISH_LOCK } from '../../lib/events'
 const FIXTURE = resolve(__dirname, 'fixtures', 'worker-process.ts')
 
 // Quick heartbeats, so a restarted worker takes a dead one's jobs over sooner (test/faults/ uses the defaults).

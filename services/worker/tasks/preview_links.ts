@@ -1,6 +1,6 @@
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { publishMessage } from '../../../plugins/events'
+import { publishMessage } from '../../../lib/events'
 import { MESSAGE_COLUMNS, type MessageRow } from '../../../lib/models'
 import { previewHtml, renderMessage, type LinkPreview } from '../render'
 import { inTransaction } from '../../../lib/db'

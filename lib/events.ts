@@ -1,13 +1,12 @@
-import fp from 'fastify-plugin'
 import type pg from 'pg'
-import type { Transaction } from './database'
-import { announce, userChanged } from '../lib/auth-cache'
-import { messageJson, userJson, type MessageRow, type UserRow } from '../lib/models'
+import type { Transaction } from '../plugins/database'
+import { announce, userChanged } from './auth-cache'
+import { messageJson, userJson, type MessageRow, type UserRow } from './models'
 
 export const EVENTS_CHANNEL = 'flack_events'
 // Serialises publishers so seq order equals commit order: a reader that has seen
 // seq N can never later find a committed event below N.
-const PUBLISH_LOCK = 0x666c6163
+export const PUBLISH_LOCK = 0x666c6163
 
 export type EventClass = 'User' | 'Message' | 'Room' | 'Membership'
 
@@ -38,5 +37,3 @@ export async function publishUser (tx: Transaction, user: UserRow): Promise<bigi
 }
 export const publishMessage = (tx: Transaction, message: MessageRow): Promise<bigint> => publishEvent(tx, 'Message', messageJson(message))
 
-// Decorates nothing: callers import the functions above.
-export default fp(async () => {}, { name: 'events', dependencies: ['database'], fastify: '5.x' })
