@@ -37,7 +37,13 @@ t.test('a worker stopped for good exits non-zero', async (t) => {
   const exited = once(child, 'exit')
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   await waitFor(async () => (await pool.query('SELECT 1 FROM worker_instances WHERE cardinality(pool_ids) > 0')).rowCount === 1, 20000, 'the worker running')
-  await pool.query(`NOTIFY "worker:migrate", '{"migrationNumber": 999, "breaking": true}'`)
+  // Repeated: the runner may not be listening yet when its first heartbeat is written.
+  let ended = false
+  void exited.then(() => { ended = true })
+  await waitFor(async () => {
+    if (!ended) await pool.query(`NOTIFY "worker:migrate", '{"migrationNumber": 999, "breaking": true}'`)
+    return ended
+  }, 20000, 'the worker to exit')
   const [code] = await exited
   t.not(code, 0, `exit code ${String(code)}`)
   t.not(code, null)
