@@ -285,7 +285,8 @@ export async function messagePage (db: Db, roomId: number, query: PageQuery): Pr
   if (!forward) messages.reverse()
   if (forward) {
     // The older side: anything before the page's first message (or, for an empty page, up to the cursor).
-    const edge = messages.length > 0 ? messages[0].id : cursor + 1
+    // Capped: a link past the largest id would not pass validation.
+    const edge = messages.length > 0 ? messages[0].id : Math.min(cursor + 1, 2 ** 31 - 1)
     const older = (await db.query({ ...HAS_OLDER, values: [roomId, edge] })).rowCount! > 0
     return { messages, older: older ? edge : null, newer: more ? messages[messages.length - 1].id : null }
   }

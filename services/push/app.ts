@@ -14,6 +14,7 @@ import { SocketsPerAddress } from './address-cap'
 import type { MessagePosting } from './posting'
 import { queuePostMessage, validateMessageSource } from '../../lib/tasks'
 import { enterToPost } from '../../lib/rooms'
+import { AUTH_CHANNEL, tokenRevoked, userTokensRevoked } from '../../lib/auth-cache'
 
 export interface PushOptions extends ServiceOptions {
   // How post_message frames reach the worker; by default the worker's own posting function.
@@ -80,6 +81,18 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
   // Behind a proxy with TRUST_PROXY, request.ip is the forwarded client address.
   const sockets = new SocketsPerAddress(config.PUSH_MAX_SOCKETS_PER_ADDRESS)
   app.decorate('push', { stream, presence, connections: ctx.connections, sockets })
+
+  // A revoked token, or all of a user's, takes back the view of private rooms it gave sockets here.
+  const stopRevoking = app.notifications.subscribe(AUTH_CHANNEL, {
+    onNotification: (announcement) => {
+      for (const connection of ctx.connections) {
+        const revoked = (connection.viewerToken !== null && announcement === tokenRevoked(connection.viewerToken)) ||
+          (connection.viewer !== null && announcement === userTokensRevoked(connection.viewer))
+        if (revoked) connection.unview()
+      }
+    },
+  })
+  app.addHook('onClose', async () => { stopRevoking() })
 
   const allowedOrigin = originCheck(config, () => {
     const address = app.server.address()

@@ -29,7 +29,7 @@ export interface PushContext {
   typing: Typing
   pool: pg.Pool
   log: FastifyBaseLogger
-  userForToken: (token: string) => Promise<{ user: AuthUser } | null>
+  userForToken: (token: string) => Promise<{ user: AuthUser, tokenId: string } | null>
   markSeen: (user: AuthUser) => Promise<void>
   posting: MessagePosting
   maxBufferBytes: number
@@ -54,6 +54,8 @@ export class PushConnection implements Subscriber {
   private userId: number | null = null
   // Whose private and direct rooms this socket sees: the user of its last valid ping_user.
   viewer: number | null = null
+  // The token that gave this socket its viewer: revoking it takes the view back.
+  viewerToken: string | null = null
   // With auth=1: the `since` to stream from once the first frame, a ping_user, names the viewer.
   private awaitingAuth: { since: number | undefined, timer: NodeJS.Timeout, firstTaken: boolean } | null = null
   private connectionId: string | null = null
@@ -259,11 +261,16 @@ export class PushConnection implements Subscriber {
     const found = await this.ctx.userForToken(frame.token)
     if (this.closed) return
     if (found === null) {
+      // A token that no longer holds takes back the view it gave: public rooms only from now on.
+      if (frame.type === 'ping_user') this.unview()
       this.reply(frame.ref, 'Invalid or expired token')
       if (this.awaitingAuth !== null) this.close(POLICY_VIOLATION, 'auth=1: the first ping_user must carry a valid token')
       return
     }
-    if (frame.type === 'ping_user') return this.pingUser(found.user, frame.ref)
+    if (frame.type === 'ping_user') {
+      this.viewerToken = found.tokenId
+      return this.pingUser(found.user, frame.ref)
+    }
     if (frame.type === 'typing') return this.typing(found.user, frame.roomId, frame.ref)
     return this.postMessage(found.user, frame.source, frame.roomId, frame.ref)
   }
@@ -286,6 +293,15 @@ export class PushConnection implements Subscriber {
     await this.tied
     await this.ctx.markSeen(user)
     if (ref !== undefined) this.write(ackFrame(ref))
+  }
+
+  // Back to the anonymous view (public rooms): the token that gave the user's view was revoked or failed.
+  unview (): void {
+    this.viewerToken = null
+    if (this.viewer === null) return
+    const previous = this.viewer
+    this.viewer = null
+    this.ctx.stream.reindex(this, previous)
   }
 
   // From now on this socket sees the user's rooms; with auth=1, its stream starts here.
