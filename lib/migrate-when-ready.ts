@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { migrate } from './migrations'
+import { isDatabaseDown } from './database-down'
 
 // Applies pending migrations (under the migration lock), waiting for a database that is still starting.
 export async function migrateWhenReady (url: string, log: (line: string) => void, stopped: () => boolean, waitMs = 120_000): Promise<void> {
@@ -10,16 +11,10 @@ export async function migrateWhenReady (url: string, log: (line: string) => void
       await migrate(url, log)
       return
     } catch (err) {
-      if (!unreachable(err) || Date.now() > deadline || stopped()) throw err
+      if (!isDatabaseDown(err) || Date.now() > deadline || stopped()) throw err
       if (!said) log(`waiting for the database at ${new URL(url).host}`)
       said = true
       await sleep(250)
     }
   }
-}
-
-// Not there yet, or starting up or shutting down (57P03): worth another try.
-function unreachable (err: unknown): boolean {
-  const code = (err as { code?: string }).code
-  return code === 'ECONNREFUSED' || code === '57P03' || code === 'ECONNRESET' || /Connection terminated/.test(String((err as Error).message))
 }

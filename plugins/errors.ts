@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { isDatabaseDown } from '../lib/database-down'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -92,10 +93,4 @@ function drained (raw: IncomingMessage, limit: number): Promise<boolean> {
     raw.once('close', closed)
     raw.resume()
   })
-}
-
-// Connection failures (database down or restarting) are a 503, not a bug.
-function isDatabaseDown (err: Error & { code?: string }): boolean {
-  const text = `${err.code ?? ''} ${err.message}`
-  return /ECONNREFUSED|ECONNRESET|57P01|57P03|timeout exceeded when trying to connect|Connection terminated|Can't reach database|DatabaseNotReachable/i.test(text)
 }
