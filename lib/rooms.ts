@@ -325,8 +325,8 @@ export async function markRead (db: Db, roomId: number, userId: number, messageI
 
 // Whether `userId` may post into `roomId`; a public room not yet joined is joined (everyone is in general).
 export async function enterToPost (db: Db, userId: number, roomId: number): Promise<boolean> {
-  if (roomId === GENERAL_ROOM_ID) return true
-  const room = await getRoom(db, userId, roomId)
-  if (room === null) return false
-  return !(room.kind === 'public' && room.role === null && await addMember(db, roomId, userId, userId) === 'no_room')
+  // The role and the read rule alone: the full room view (member and unread counts) is not needed here.
+  if (roomId === GENERAL_ROOM_ID || await roleIn(db, roomId, userId) !== null) return true
+  // A room readable by a non-member is a public one: posting joins it.
+  return await canRead(db, userId, roomId) && await addMember(db, roomId, userId, userId) !== 'no_room'
 }

@@ -3,7 +3,7 @@ import type pg from 'pg'
 import { httpError } from '../plugins/errors'
 import type { Prisma } from '../plugins/database'
 import { isUuid } from './models'
-import { GENERAL_ROOM_ID } from './rooms'
+import { GENERAL_ROOM_ID, enterToPost } from './rooms'
 import { MAX_MARKDOWN_NESTING, markdownNesting } from './markdown-nesting'
 
 // Asynchronous requests (202 + Location): a `tasks` row per request, and a graphile-worker
@@ -58,6 +58,12 @@ async function queueTask (db: Queryable, userId: number, kind: string, messageId
 // and check the user may read the room first (the worker checks again as it stores the message).
 export function queuePostMessage (db: Queryable, userId: number, source: string, roomId: number = GENERAL_ROOM_ID): Promise<string> {
   return queueTask(db, userId, POST_MESSAGE, null, { source, roomId })
+}
+
+// A post into a room the user may post into (a public one not yet joined is joined); null, with
+// nothing queued, when the user may not read it. REST and the socket both post through this.
+export async function queueRoomPost (db: pg.Pool, userId: number, source: string, roomId: number): Promise<string | null> {
+  return await enterToPost(db, userId, roomId) ? await queuePostMessage(db, userId, source, roomId) : null
 }
 
 // Records an edit task for a message the caller has checked is the user's own.

@@ -12,8 +12,7 @@ import { GOING_AWAY, PushConnection, type PushContext } from './connection'
 import { originCheck } from './origins'
 import { SocketsPerAddress } from './address-cap'
 import type { MessagePosting } from './posting'
-import { queuePostMessage, validateMessageSource } from '../../lib/tasks'
-import { enterToPost } from '../../lib/rooms'
+import { queueRoomPost, validateMessageSource } from '../../lib/tasks'
 import { AUTH_CHANNEL, tokenRevoked, userTokensRevoked } from '../../lib/auth-cache'
 
 export interface PushOptions extends ServiceOptions {
@@ -50,7 +49,7 @@ function workerPosting (app: FastifyInstance): MessagePosting {
         return (err as Error).message
       }
     },
-    post: async (userId, source, roomId) => await enterToPost(app.pg, userId, roomId) ? await queuePostMessage(app.pg, userId, source, roomId) : null,
+    post: (userId, source, roomId) => queueRoomPost(app.pg, userId, source, roomId),
   }
 }
 
@@ -85,6 +84,8 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
   // A revoked token, or all of a user's, takes back the view of private rooms it gave sockets here.
   const stopRevoking = app.notifications.subscribe(AUTH_CHANNEL, {
     onNotification: (announcement) => {
+      // Presence and user-change announcements share the channel and never revoke a view.
+      if (!announcement.startsWith('token:') && !announcement.startsWith('user:')) return
       for (const connection of ctx.connections) {
         const revoked = (connection.viewerToken !== null && announcement === tokenRevoked(connection.viewerToken)) ||
           (connection.viewer !== null && announcement === userTokensRevoked(connection.viewer))

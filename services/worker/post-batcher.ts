@@ -2,9 +2,8 @@ import type pg from 'pg'
 import { publishEvents } from '../../lib/events'
 import { MESSAGE_COLUMNS, messageJson, messageUrl, type MessageRow } from '../../lib/models'
 import { PREVIEW_LINKS, TASKS_CHANNEL } from '../../lib/tasks'
-import { GENERAL_ROOM_ID } from '../../lib/rooms'
 import { asTransaction } from './context'
-import { lockRooms, readableBy } from '../../lib/rooms'
+import { GENERAL_ROOM_ID, lockRooms, readableBy } from '../../lib/rooms'
 
 export interface Post { taskId: string, roomId: number, source: string, html: string, hasLinks: boolean }
 

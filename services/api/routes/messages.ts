@@ -3,8 +3,8 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
 import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../../lib/models'
-import { queueEditMessage, queuePostMessage, validateMessageSource } from '../../../lib/tasks'
-import { GENERAL_ROOM_ID, canRead, enterToPost } from '../../../lib/rooms'
+import { queueEditMessage, queueRoomPost, validateMessageSource } from '../../../lib/tasks'
+import { GENERAL_ROOM_ID, canRead, readableBy } from '../../../lib/rooms'
 import { Id, IdParams, UnixTime } from '../schemas'
 import { PARAM_ERRORS, SECURITY, editTaskResponses, errors, messageRef, postTaskResponses } from '../responses'
 import { PreferHeaders, replyWithTask } from './tasks'
@@ -23,8 +23,8 @@ export default async function messages (app: FastifyInstance): Promise<void> {
   async function post (request: FastifyRequest, reply: FastifyReply, roomId: number, source: unknown): Promise<FastifyReply> {
     const text = validateMessageSource(source, config.MESSAGE_MAX_LENGTH)
     const userId = request.currentUser!.id
-    if (!await enterToPost(fastify.pg, userId, roomId)) throw httpError(404, 'Room not found')
-    const taskId = await queuePostMessage(fastify.pg, userId, text, roomId)
+    const taskId = await queueRoomPost(fastify.pg, userId, text, roomId)
+    if (taskId === null) throw httpError(404, 'Room not found')
     return replyWithTask(app, request, reply, taskId, true)
   }
 
@@ -93,11 +93,13 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       response: { 200: messageRef('The message'), ...errors(...PARAM_ERRORS, 401, { 404: 'No message has this id' }) },
     },
   }, async (request) => {
-    const { rows } = await fastify.pg.query<MessageRow>({
-      name: 'message-by-id', text: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1`, values: [request.params.id],
-    })
     // A message of a room the caller may not read is exactly as absent as one never written.
-    if (rows.length === 0 || !await canRead(fastify.pg, request.currentUser?.id ?? null, rows[0].roomId)) throw httpError(404, 'Message not found')
+    const { rows } = await fastify.pg.query<MessageRow>({
+      name: 'message-by-id',
+      text: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND ${readableBy('messages.room_id', '$2::int')}`,
+      values: [request.params.id, request.currentUser?.id ?? null],
+    })
+    if (rows.length === 0) throw httpError(404, 'Message not found')
     return messageJson(rows[0])
   })
 
@@ -115,10 +117,12 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       response: editTaskResponses,
     },
   }, async (request, reply) => {
-    const { rows } = await fastify.pg.query<{ userId: number, roomId: number }>({
-      name: 'message-author', text: 'SELECT user_id AS "userId", room_id AS "roomId" FROM messages WHERE id = $1', values: [request.params.id],
+    const { rows } = await fastify.pg.query<{ userId: number }>({
+      name: 'message-author',
+      text: `SELECT user_id AS "userId" FROM messages WHERE id = $1 AND ${readableBy('messages.room_id', '$2::int')}`,
+      values: [request.params.id, request.currentUser!.id],
     })
-    if (rows.length === 0 || !await canRead(fastify.pg, request.currentUser!.id, rows[0].roomId)) throw httpError(404, 'Message not found')
+    if (rows.length === 0) throw httpError(404, 'Message not found')
     if (rows[0].userId !== request.currentUser!.id) throw httpError(403, 'You can only edit your own messages')
     const source = validateMessageSource(request.body.source, config.MESSAGE_MAX_LENGTH)
     const taskId = await queueEditMessage(fastify.pg, request.currentUser!.id, request.params.id, source)
