@@ -85,7 +85,7 @@ export class PermanentError extends Error {
 export const permanentError = (status: number, error: string, cause?: unknown): PermanentError =>
   new PermanentError({ status, body: { error } }, { cause })
 
-const GAVE_UP: FinalResponse = { status: 500, body: { error: 'The task failed' } }
+export const GAVE_UP: FinalResponse = { status: 500, body: { error: 'The task failed' } }
 
 // Ends a task that is still unfinished with an error response (a no-op for a finished one). A
 // client error is a final answer like an edit's 403 ('done'); 'failed' tasks answer a 500.

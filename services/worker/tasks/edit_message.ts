@@ -2,8 +2,8 @@ import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { MESSAGE_COLUMNS, type MessageRow } from '../../../lib/models'
 import { PREVIEW_LINKS } from '../../../lib/tasks'
-import { addJobInTransaction, failTask, finishTask, type TaskFactory } from '../context'
-import { renderSource, taskIdOf } from '../task-input'
+import { addJobInTransaction, finishTask, type TaskFactory } from '../context'
+import { failInvalidPayload, renderSource } from '../task-input'
 import { lockRooms, readableBy } from '../../../lib/rooms'
 
 const Payload = Compile(Type.Object({ taskId: Type.String({ format: 'uuid' }), messageId: Type.Integer({ minimum: 1 }), source: Type.String() }))
@@ -25,12 +25,7 @@ const EDITABLE = {
 // Re-renders an edited message and marks it edited; the task ends in 204, or 404 when the message
 // is gone or its room no longer readable by the editor, 403 when it is someone else's.
 const editMessage: TaskFactory = (ctx) => async (payload, helpers) => {
-  if (!Payload.Check(payload)) {
-    helpers.logger.error('edit_message: invalid payload, its task ends with an error')
-    const taskId = taskIdOf(payload)
-    if (taskId !== null) await failTask(ctx, taskId, { status: 500, body: { error: 'The task failed' } })
-    return
-  }
+  if (!Payload.Check(payload)) return failInvalidPayload(ctx, helpers, payload)
   const { taskId, messageId, source } = payload
   await finishTask(ctx, helpers, taskId, () => renderSource(source), async (client, task, rendered) => {
     await client.query({ ...LOCK_ROOM, values: [messageId] })

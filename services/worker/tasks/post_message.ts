@@ -1,9 +1,9 @@
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { failingForGood, failTask, type TaskFactory } from '../context'
+import { failingForGood, type TaskFactory } from '../context'
 import { PostBatcher } from '../post-batcher'
 import { GENERAL_ROOM_ID } from '../../../lib/rooms'
-import { renderSource, taskIdOf } from '../task-input'
+import { failInvalidPayload, renderSource } from '../task-input'
 
 // Jobs may have been queued by an older version: checked, never trusted (one with no roomId posts to general).
 const Payload = Compile(Type.Object({ taskId: Type.String({ format: 'uuid' }), source: Type.String(), roomId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })) }))
@@ -13,12 +13,7 @@ const Payload = Compile(Type.Object({ taskId: Type.String({ format: 'uuid' }), s
 const postMessage: TaskFactory = (ctx) => {
   const batcher = new PostBatcher(ctx.pipelined)
   return async (payload, helpers) => {
-    if (!Payload.Check(payload)) {
-      helpers.logger.error('post_message: invalid payload, its task ends with an error')
-      const taskId = taskIdOf(payload)
-      if (taskId !== null) await failTask(ctx, taskId, { status: 500, body: { error: 'The task failed' } })
-      return
-    }
+    if (!Payload.Check(payload)) return failInvalidPayload(ctx, helpers, payload)
     const { taskId, source, roomId = GENERAL_ROOM_ID } = payload
     // Yield first: graphile-worker's next fetch goes out before this batch's CPU-bound rendering.
     await new Promise((resolve) => setImmediate(resolve))
