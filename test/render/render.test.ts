@@ -13,7 +13,7 @@ t.test('the original app\'s examples, byte for byte', async (t) => {
 
 t.test('markdown and the allow-list', async (t) => {
   t.equal(renderMessage('**b** _i_ `c`').html, '<strong>b</strong> <em>i</em> <code>c</code>')
-  t.equal(renderMessage('# Title\n\n> quote').html, 'Title\n\nquote', 'headings and quotes stripped, text kept')
+  t.equal(renderMessage('# Title\n\n> quote').html, '<p># Title</p><blockquote><p>quote</p></blockquote>', 'a heading is its text, a quote a quote')
   t.equal(renderMessage('<abbr title="x">y</abbr>').html, '<abbr title="x">y</abbr>')
   t.equal(renderMessage('[site](https://example.com/a?b=1&c=2)').html, '<a href="https://example.com/a?b=1&amp;c=2" rel="nofollow">site</a>')
   t.equal(renderMessage('`foo.com`').html, '<code>foo.com</code>', 'no links inside code')
@@ -129,23 +129,66 @@ const VECTORS = [
   '<isindex action=javascript:alert(1) type=image>',
   '<marquee onstart=alert(1)>x</marquee>',
   '<keygen autofocus onfocus=alert(1)>',
+  // Aimed at the block tags: code, lists, quotes, strikethrough, reference links, the text-only blocks.
+  '```html\n<img src=x onerror=alert(1)>\n```',
+  '~~~\n</code></pre><script>alert(1)</script>\n~~~',
+  '    </code></pre><img src=x onerror=alert(1)>\n    <script>alert(1)</script>',
+  '```"><script>alert(1)</script>\nx\n```',
+  '``` onmouseover=alert(1)\nx\n```',
+  '> ```\n> <script>alert(1)</script>\n> ```',
+  '- ```\n  </li></ul><script>alert(1)</script>\n  ```',
+  '- <script>alert(1)</script>\n- <img src=x onerror=alert(1)>',
+  '- a\n  - <a href="javascript:alert(1)">x</a>\n    - [y](javascript:alert(1))',
+  '> <svg onload=alert(1)>\n> > <iframe src=javascript:alert(1)></iframe>',
+  '> - > - <b onclick=alert(1)>x</b>',
+  '1. x\n2. <ol start="javascript:alert(1)" onclick="alert(1)"><li>x</li></ol>',
+  '<ol start="1 onclick=alert(1)"><li>x</li></ol>\n\n1. y',
+  '<ul><li onclick=alert(1)>x</li></ul>\n\n- y',
+  '<blockquote cite="javascript:alert(1)">x</blockquote>\n\n> q',
+  '<pre onmouseover="alert(1)">x</pre>\n\npara',
+  '<p style="background:url(javascript:alert(1))">x</p>\n\npara',
+  '<br onload=alert(1)>',
+  '[x][1]\n\n[1]: javascript:alert(1)',
+  '[x][1]\n\n[1]: <javascript:alert(1)> "t"',
+  '[x]\n\n[x]: data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==',
+  '[x][1]\n\n[1]: //evil.example',
+  '- [x][a]\n\n[a]: vbscript:msgbox(1)',
+  '> [q][1]\n\n[1]: http://ok.example "x\" onmouseover=\"alert(1)"',
+  '![x](javascript:alert(1))\n\n![y][1]\n\n[1]: javascript:alert(1)',
+  '`<https://ok.example>` and `javascript:alert(1)`',
+  '```\nhttp://ok.example/"><script>alert(1)</script>\n```',
+  '    www.ok.example/<img src=x onerror=alert(1)>',
+  '<del onclick="alert(1)" style="x" class="y">x</del>',
+  '~~<img src=x onerror=alert(1)>~~',
+  '~~[x](javascript:alert(1))~~',
+  '# <script>alert(1)</script>',
+  '| <img src=x onerror=alert(1)> |\n|---|\n| [x](javascript:alert(1)) |',
+  '- [ ] <input onfocus=alert(1) autofocus>',
+  '- [x] task\n- [ ] <script>alert(1)</script>',
+  '***\n<hr onclick=alert(1)>',
+  'Title\n===\n<h1 onclick=alert(1)>x</h1>',
+  '<a href="http://ok.example">a</a><a href="javascript:alert(1)">b</a>*<a href="http://ok.example">c</a>*',
 ]
 
 const SAFE_SCHEME = /^(https?:\/\/|mailto:)/i
 
-// Parses rendered output like a browser would and lists anything that could execute.
+// Parses rendered output like a browser would and lists anything that could execute or mislead.
 function dangers (html: string): string[] {
   const found: string[] = []
   const parser = new Parser({
     onopentag (name, attribs) {
       if (!ALLOWED_TAGS.includes(name)) found.push(`tag <${name}>`)
       for (const [attr, value] of Object.entries(attribs)) {
-        if (!['href', 'title', 'rel'].includes(attr)) found.push(`attribute ${attr} on <${name}>`)
+        if (attr === 'start' && name === 'ol') {
+          if (!/^\d+$/.test(value)) found.push(`start ${value}`)
+        } else if (!['href', 'title', 'rel'].includes(attr)) found.push(`attribute ${attr} on <${name}>`)
         if (attr === 'href' && (name !== 'a' || !SAFE_SCHEME.test(value))) found.push(`href ${value}`)
         if (attr === 'rel' && value !== 'nofollow') found.push(`rel ${value}`)
       }
       if (name === 'a' && attribs.rel !== 'nofollow') found.push('link without rel=nofollow')
+      if (name === 'a' && attribs.href === undefined) found.push('link without href')
     },
+    onclosetag (name) { if (!ALLOWED_TAGS.includes(name)) found.push(`closing tag </${name}>`) },
     oncomment () { found.push('comment') },
     oncdatastart () { found.push('cdata') },
     onprocessinginstruction (name) { found.push(`instruction ${name}`) },
