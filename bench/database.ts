@@ -4,8 +4,10 @@ import { migrate } from '../lib/migrations'
 
 export interface BenchDatabase { url: string, stop: () => Promise<void> }
 
-// A fresh, migrated database for one benchmark: on DATABASE_URL's server, or an embedded throwaway cluster.
+// A fresh, migrated database for one benchmark: on DATABASE_URL's server, or an embedded throwaway
+// cluster on `port` (each section its own; BENCH_POSTGRES_PORT, `--postgres-port=`, overrides it).
 export async function benchDatabase (name: string, port: number): Promise<BenchDatabase> {
+  port = Number(process.env.BENCH_POSTGRES_PORT ?? port)
   let adminUrl = process.env.DATABASE_URL
   let stopServer = async (): Promise<void> => {}
   if (adminUrl === undefined || adminUrl === '') {

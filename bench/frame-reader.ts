@@ -1,4 +1,4 @@
-// A receive-only WebSocket client for the push benchmark's thousands of sockets. It reads with
+// A receive-mostly WebSocket client for the push benchmark's thousands of sockets. It reads with
 // net's `onread` into one shared buffer: no stream, no per-read Buffer, no per-frame event. In a
 // micro-benchmark it used 3.0 µs of CPU per received frame where `ws` used 5.3 µs, and on a 2-core
 // machine the load client's CPU is taken from the push server, the worker and PostgreSQL it measures.
@@ -114,16 +114,21 @@ export class FrameReader {
     return header + length
   }
 
-  // Client frames are masked (RFC 6455 §5.3); ours are control frames, under 126 bytes.
+  // Client frames are masked (RFC 6455 §5.3): control frames, and a few small text frames (ping_user).
   private send (opcode: number, payload: Buffer): void {
+    if (payload.length > 65535) throw new Error('frame too large for the bench client')
+    const header = payload.length < 126 ? 2 : 4
     const mask = randomBytes(4)
-    const frame = Buffer.allocUnsafe(6 + payload.length)
+    const frame = Buffer.allocUnsafe(header + 4 + payload.length)
     frame[0] = 0x80 | opcode
-    frame[1] = 0x80 | payload.length
-    mask.copy(frame, 2)
-    for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i % 4]
+    frame[1] = 0x80 | (header === 2 ? payload.length : 126)
+    if (header === 4) frame.writeUInt16BE(payload.length, 2)
+    mask.copy(frame, header)
+    for (let i = 0; i < payload.length; i++) frame[header + 4 + i] = payload[i] ^ mask[i % 4]
     this.socket.write(frame)
   }
+
+  sendText (text: string): void { this.send(OP_TEXT, Buffer.from(text)) }
 
   // The server's close frame: echoed with its status code (RFC 6455 §5.5.1), unless ours went first.
   private closing (payload: Buffer): void {

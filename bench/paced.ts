@@ -35,6 +35,3 @@ export async function pacedLoad (options: {
   await pool.close()
   return { latencies: latencies.sort((a, b) => a - b), statuses, sent: total, seconds }
 }
-
-export const percentile = (sorted: number[], p: number): number =>
-  sorted.length === 0 ? NaN : Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 10) / 10

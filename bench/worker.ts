@@ -1,30 +1,24 @@
 // Worker benchmarks: (a) the asynchronous post round trip (POST with Prefer: wait=5 to the final
 // 201) at a steady 200 requests/s, api and worker in their own processes; (b) post_message jobs/s
 // of one worker next to graphile-worker no-op jobs/s, measured in the same run.
-import { fork, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { resolve } from 'node:path'
 import pg from 'pg'
 import { benchDatabase } from './database'
-import { pacedLoad, percentile } from './paced'
+import { pacedLoad } from './paced'
+import { ms, percentile } from './stats'
+import { printTable, type Row } from './table'
+import { option } from './options'
+import { launch, message, stop, tsx, SECRET, type Launched } from './launch'
 import { buildWorker } from '../services/worker/app'
 
 const RATE = 200
-const DURATION_SECONDS = 15
-const JOBS = 20000
-const WARM_UP_JOBS = 5000
-const env = (url: string) => ({ DATABASE_URL: url, JWT_SECRET: 'bench-secret-bench-secret-bench-secret', LOG_LEVEL: 'warn', NODE_ENV: 'production' })
+const DURATION_SECONDS = option('trip-seconds', 15)
+const JOBS = option('jobs', 20000)
+const WARM_UP_JOBS = Math.ceil(JOBS / 4)
+const env = (url: string) => ({ DATABASE_URL: url, JWT_SECRET: SECRET, LOG_LEVEL: 'warn', NODE_ENV: 'production' })
 
-async function child (role: string, url: string): Promise<{ process: ChildProcess, port?: number }> {
-  const proc = fork(resolve(__dirname, 'worker-process.ts'), [role, url], { execArgv: ['--import', 'tsx'], stdio: 'inherit' })
-  const [message] = await once(proc, 'message') as [{ port?: number }]
-  return { process: proc, port: message.port }
-}
-
-async function stop (proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null) return
-  proc.kill('SIGTERM')
-  await once(proc, 'exit')
+async function child (role: string, url: string): Promise<{ process: Launched, port?: number }> {
+  const proc = launch(role, [...tsx('bench/worker-process.ts'), role, url], process.env, true)
+  return { process: proc, port: (await message<{ port?: number }>(proc)).port }
 }
 
 async function json (res: Response): Promise<Record<string, unknown>> { return await res.json() as Record<string, unknown> }
@@ -101,7 +95,7 @@ async function throughput (url: string): Promise<{ post: number, noop: number }>
   }
 }
 
-export async function benchWorker (): Promise<Array<Record<string, string | number>>> {
+export async function benchWorker (): Promise<Row[]> {
   const db = await benchDatabase('flack_bench_worker', 5462)
   try {
     const log = (line: string): void => { process.stderr.write(`bench worker: ${line}\n`) }
@@ -111,8 +105,8 @@ export async function benchWorker (): Promise<Array<Record<string, string | numb
     const jobs = await throughput(db.url)
     const round = (n: number): number => Math.round(n * 10) / 10
     return [
-      { benchmark: `post round trip p50 (Prefer: wait=5, ${RATE} req/s)`, result: `${trip.p50} ms`, target: '≤ 10 ms', ok: trip.p50 <= 10 ? 'yes' : 'no' },
-      { benchmark: `post round trip p99 (Prefer: wait=5, ${RATE} req/s)`, result: `${trip.p99} ms`, target: '≤ 40 ms', ok: trip.p99 <= 40 ? 'yes' : 'no' },
+      { benchmark: `post round trip p50 (Prefer: wait=5, ${RATE} req/s)`, result: ms(trip.p50), target: '≤ 10 ms', ok: trip.p50 <= 10 ? 'yes' : 'no' },
+      { benchmark: `post round trip p99 (Prefer: wait=5, ${RATE} req/s)`, result: ms(trip.p99), target: '≤ 40 ms', ok: trip.p99 <= 40 ? 'yes' : 'no' },
       { benchmark: 'round trips answered 201 / sent', result: `${trip.created} / ${trip.requests}`, target: 'all', ok: trip.created === trip.requests ? 'yes' : 'no' },
       { benchmark: 'graphile-worker no-op jobs/s (1 worker)', result: round(jobs.noop), target: '', ok: '' },
       { benchmark: 'post_message jobs/s (1 worker)', result: round(jobs.post), target: '', ok: '' },
@@ -124,5 +118,5 @@ export async function benchWorker (): Promise<Array<Record<string, string | numb
 }
 
 if (require.main === module) {
-  benchWorker().then((rows) => { console.table(rows); process.exit(0) }, (err) => { console.error(err); process.exit(1) })
+  benchWorker().then((rows) => { printTable(rows); process.exit(0) }, (err) => { console.error(err); process.exit(1) })
 }
