@@ -1,5 +1,7 @@
 import type { Notifications } from '../plugins/notifications'
+import type { Db } from './db'
 import type { UserRow } from './models'
+import { notify } from './queries/notify'
 
 // Revocations and user changes are announced here so every process drops what it cached.
 export const AUTH_CHANNEL = 'flack_auth'
@@ -9,9 +11,7 @@ export const userChanged = (userId: number): string => `changed:${userId}`
 export const userWentOffline = (userId: number): string => `offline:${userId}`
 
 // Sends an announcement from inside the caller's transaction (delivered on commit).
-export async function announce (tx: { $queryRawUnsafe: (sql: string, ...values: unknown[]) => Promise<unknown> }, announcement: string): Promise<void> {
-  await tx.$queryRawUnsafe('SELECT pg_notify($1, $2)::text AS sent', AUTH_CHANNEL, announcement)
-}
+export const announce = (db: Db, announcement: string): Promise<void> => notify(db, AUTH_CHANNEL, announcement)
 
 interface Entry { userId: number, expiresAt: number }
 

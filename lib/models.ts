@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import type { MessageModel, UserModel } from '../generated/prisma/models'
 
 // Public JSON forms of the chat models, shared by REST responses and push events.
 export const UserSchema = Type.Object({
@@ -58,10 +59,10 @@ export type MessageJson = Static<typeof MessageSchema>
 export type RoomJson = Static<typeof RoomSchema>
 export type MembershipJson = Static<typeof MembershipSchema>
 
-export interface UserRow { id: number, createdAt: Date, updatedAt: Date, nickname: string, lastSeenAt: Date, online: boolean }
-export interface MessageRow {
-  id: number, createdAt: Date, updatedAt: Date, source: string, html: string, userId: number, roomId: number, editedAt: Date | null, deleted: boolean
-}
+// Rows as queries return them, typed by the generated Prisma models (import type: erased at build).
+// A user row never carries the password hash.
+export type UserRow = Omit<UserModel, 'passwordHash'>
+export type MessageRow = MessageModel
 
 // 1-32 visible characters: no whitespace, separators or control/format characters.
 export const NICKNAME_PATTERN = '^[^\\p{C}\\p{Z}\\s]{1,32}$'
@@ -134,10 +135,7 @@ export function messageJson (message: MessageRow): MessageJson {
   }
 }
 
-// The same public fields for raw queries, named as the Prisma model names them.
+// The columns of those rows, named as the Prisma models name them: every query selects these.
 export const MESSAGE_COLUMNS = 'id, created_at AS "createdAt", updated_at AS "updatedAt", source, html, user_id AS "userId", ' +
   'room_id AS "roomId", edited_at AS "editedAt", deleted'
 export const USER_COLUMNS = 'id, created_at AS "createdAt", updated_at AS "updatedAt", nickname, last_seen_at AS "lastSeenAt", online'
-
-// Selecting only these keeps password hashes out of every query result that leaves.
-export const publicUserFields = { id: true, createdAt: true, updatedAt: true, nickname: true, lastSeenAt: true, online: true } as const

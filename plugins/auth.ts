@@ -4,22 +4,13 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { httpError } from './errors'
 import { dummyPasswordHash, verifyPassword } from '../lib/passwords'
-import { markUserOnline } from '../lib/presence'
+import { markUserOnline } from '../lib/queries/presence'
+import * as tokens from '../lib/queries/tokens'
+import { credentialsFor, touchOnlineUser } from '../lib/queries/users'
+import { inTransaction, type Db } from '../lib/db'
 import { LoginGuard } from '../lib/login-limiter'
 import { AuthCache, announce, tokenRevoked, userChanged, userTokensRevoked } from '../lib/auth-cache'
 import { isUuid, isValidNickname } from '../lib/models'
-import type { Transaction } from './database'
-
-
-const liveTokenQuery = {
-  name: 'live-token',
-  text: `SELECT extract(epoch FROM expires_at) * 1000 AS "expiresAt" FROM tokens
-         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()`,
-}
-const seenQuery = {
-  name: 'user-seen',
-  text: 'UPDATE users SET last_seen_at = now() WHERE id = $1 AND online RETURNING id',
-}
 
 interface TokenClaims { sub: string, jti: string }
 export interface AuthUser { id: number }
@@ -42,7 +33,8 @@ declare module 'fastify' {
     userForToken: (token: string) => Promise<{ user: AuthUser, tokenId: string } | null>
     markSeen: (user: AuthUser) => Promise<void>
     revokeToken: (jti: string) => Promise<void>
-    revokeUserTokens: (tx: Transaction, userId: number) => Promise<void>
+    // Inside the caller's transaction (a password change), or alone on the pool.
+    revokeUserTokens: (db: Db, userId: number) => Promise<void>
     authCache: AuthCache
   }
 }
@@ -71,9 +63,7 @@ export default fp(async (fastify) => {
 
   fastify.decorate('issueToken', async (userId: number) => {
     const jti = randomUUID()
-    await fastify.prisma.token.create({
-      data: { id: jti, userId, expiresAt: new Date(Date.now() + config.TOKEN_TTL_SECONDS * 1000) },
-    })
+    await tokens.insertToken(fastify.pg, jti, userId, new Date(Date.now() + config.TOKEN_TTL_SECONDS * 1000))
     return fastify.jwt.sign({ sub: String(userId), jti })
   })
 
@@ -90,9 +80,9 @@ export default fp(async (fastify) => {
     if (typeof claims.jti !== 'string' || !isUuid(claims.jti) || !Number.isSafeInteger(userId)) return null
     if (cache.userForToken(claims.jti) !== userId) {
       const epoch = cache.tokenEpoch
-      const { rows } = await fastify.pg.query<{ expiresAt: string }>({ ...liveTokenQuery, values: [claims.jti, userId] })
-      if (rows.length === 0) return null
-      cache.rememberToken(claims.jti, userId, Number(rows[0].expiresAt), epoch)
+      const expiresAt = await tokens.liveTokenExpiry(fastify.pg, claims.jti, userId)
+      if (expiresAt === null) return null
+      cache.rememberToken(claims.jti, userId, expiresAt, epoch)
     }
     return { user: { id: userId }, tokenId: claims.jti }
   })
@@ -100,25 +90,24 @@ export default fp(async (fastify) => {
   // Presence: a flip publishes a User event; a user this process saw recently costs no write.
   fastify.decorate('markSeen', async (user: AuthUser) => {
     if (cache.seenRecently(user.id, config.PRESENCE_REFRESH_SECONDS * 1000)) return
-    const { rowCount } = await fastify.pg.query({ ...seenQuery, values: [user.id] })
-    if (rowCount === 0) {
-      await markUserOnline(fastify.prisma, user.id)
+    if (!await touchOnlineUser(fastify.pg, user.id)) {
+      await markUserOnline(fastify.pg, user.id)
       cache.forget(userChanged(user.id))
     }
     cache.rememberSeen(user.id)
   })
 
   fastify.decorate('revokeToken', async (jti: string) => {
-    await fastify.prisma.$transaction(async (tx) => {
-      await tx.token.update({ where: { id: jti }, data: { revokedAt: new Date() } })
-      await announce(tx, tokenRevoked(jti))
+    await inTransaction(fastify.pg, async (client) => {
+      await tokens.revokeToken(client, jti)
+      await announce(client, tokenRevoked(jti))
     })
     cache.forget(tokenRevoked(jti))
   })
 
-  fastify.decorate('revokeUserTokens', async (tx: Transaction, userId: number) => {
-    await tx.token.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } })
-    await announce(tx, userTokensRevoked(userId))
+  fastify.decorate('revokeUserTokens', async (db: Db, userId: number) => {
+    await tokens.revokeUserTokens(db, userId)
+    await announce(db, userTokensRevoked(userId))
     cache.forget(userTokensRevoked(userId))
   })
 
@@ -154,7 +143,7 @@ export default fp(async (fastify) => {
     try {
       // A nickname that could never be registered is not looked up (NUL bytes would upset the database).
       user = isValidNickname(credentials.nickname)
-        ? await fastify.prisma.user.findUnique({ where: { nickname: credentials.nickname }, select: { id: true, passwordHash: true } })
+        ? await credentialsFor(fastify.pg, credentials.nickname)
         : null
       ok = await verifyPassword(credentials.password, user?.passwordHash ?? await dummyPasswordHash())
     } catch (err) {

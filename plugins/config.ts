@@ -50,6 +50,8 @@ export const ConfigSchema = Type.Object({
   PUSH_FRAMES_PER_SECOND: Type.Integer({ minimum: 1, default: 20 }),
   PUSH_HEARTBEAT_SECONDS: Seconds(30),
   PUSH_MAX_SOCKETS_PER_ADDRESS: Type.Integer({ minimum: 1, default: 50 }),
+  // Push processes sharing PUSH_PORT when push runs on its own: 1 to 99, or `auto` (one per CPU).
+  PUSH_PROCESSES: Type.String({ pattern: '^(auto|[1-9][0-9]?)$', default: '1' }),
 })
 
 export type Config = Omit<Static<typeof ConfigSchema>, 'TRUST_PROXY'> & { JWT_SECRET: string, TRUST_PROXY: TrustProxy }

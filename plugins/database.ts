@@ -1,15 +1,9 @@
 import fp from 'fastify-plugin'
 import pg from 'pg'
-import { PrismaPg } from '@prisma/adapter-pg'
-import { PrismaClient } from '../generated/prisma/client'
 import type { Config } from './config'
 
-export type Prisma = PrismaClient
-export type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0]
-
+// Queries go through lib/queries on the pool (docs/DATABASE.md); Prisma only owns the schema.
 export interface Database {
-  prisma: PrismaClient
-  // Raw pool for hot paths where the client's overhead shows (token checks).
   pool: pg.Pool
   close: () => Promise<void>
 }
@@ -30,30 +24,26 @@ export function createPool (url: string, max: number, extra: pg.PoolConfig = {})
   return pool
 }
 
-// One pool per process, shared by Prisma and the raw hot paths.
+// One pool per process.
 export function createDatabase (config: Pick<Config, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>): Database {
   const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE)
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   let closed = false
   return {
-    prisma,
     pool,
     close: async () => {
       if (closed) return
       closed = true
-      await prisma.$disconnect()
       await pool.end()
     },
   }
 }
 
 declare module 'fastify' {
-  interface FastifyInstance { prisma: PrismaClient, pg: pg.Pool }
+  interface FastifyInstance { pg: pg.Pool }
 }
 
 export default fp(async (fastify) => {
   const db = createDatabase(fastify.config)
-  fastify.decorate('prisma', db.prisma)
   fastify.decorate('pg', db.pool)
   fastify.addHook('onClose', db.close)
 }, { name: 'database', dependencies: ['config'], fastify: '5.x' })

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import { liveWorkers } from '../lib/worker-instances'
+import { liveWorkers } from '../lib/queries/worker-instances'
+import { ping } from '../lib/queries/ping'
 
 const Status = { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } as const
 const WorkerStatus = { type: 'object', properties: { status: { type: 'string' }, workers: { type: 'integer' } }, required: ['status'] } as const
@@ -9,7 +10,7 @@ export default fp(async (fastify) => {
   // Ready only while the database answers; a down database gives 503 within the pool's connect timeout.
   fastify.get('/readyz', { schema: { hide: true, response: { 200: Status, 503: Status } } }, async (request, reply) => {
     try {
-      await fastify.pg.query('SELECT 1')
+      await ping(fastify.pg)
       return { status: 'ok' }
     } catch (err) {
       request.log.warn({ err }, 'database not ready')

@@ -87,6 +87,11 @@ export async function buildTestApi (t: TestContext, overrides: ConfigInput = {})
   return app
 }
 
+// How many rows a table has, for tests that check a request stored nothing.
+export async function rowCount (app: FastifyInstance, table: 'users' | 'tokens'): Promise<number> {
+  return Number((await app.pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
+}
+
 let counter = 0
 export const uniqueNickname = (prefix = 'user'): string => `${prefix}${process.pid % 1000}x${++counter}`
 

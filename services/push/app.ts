@@ -8,12 +8,14 @@ import { httpError } from '../../plugins/errors'
 import { EventStream } from './stream'
 import { InstancePresence } from './presence'
 import { Typing } from './typing'
-import { GOING_AWAY, PushConnection, type PushContext } from './connection'
+import { PushConnection } from './connection'
+import type { PushContext } from './context'
+import { GOING_AWAY } from './socket-writer'
+import { watchRevocations } from './revocations'
 import { originCheck } from './origins'
 import { SocketsPerAddress } from './address-cap'
 import type { MessagePosting } from './posting'
 import { queueRoomPost, validateMessageSource } from '../../lib/tasks'
-import { AUTH_CHANNEL, tokenRevoked, userTokensRevoked } from '../../lib/auth-cache'
 
 export interface PushOptions extends ServiceOptions {
   // How post_message frames reach the worker; by default the worker's own posting function.
@@ -34,7 +36,7 @@ const SHUTDOWN_GRACE_MS = 2000
 declare module 'fastify' {
   interface FastifyInstance {
     // This instance's push state, for its own tests and stats.
-    push: { stream: EventStream, presence: InstancePresence, connections: Set<PushConnection>, sockets: SocketsPerAddress }
+    push: { stream: EventStream, presence: InstancePresence, connections: Set<PushConnection>, sockets: SocketsPerAddress, context: PushContext }
   }
 }
 
@@ -60,7 +62,7 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
   const { config, log } = app
 
   const stream = new EventStream(app.pg, app.notifications, log, options.replayMemory ?? replayMemory(config.PUSH_MAX_BUFFER_BYTES))
-  const presence = new InstancePresence(app.pg, app.prisma, { offlineAfterSeconds: config.OFFLINE_AFTER_SECONDS }, log)
+  const presence = new InstancePresence(app.pg, { offlineAfterSeconds: config.OFFLINE_AFTER_SECONDS }, log)
   const typing = new Typing(app.pg, app.notifications, stream, log, options.typingIntervalMs)
   const ctx: PushContext = {
     stream,
@@ -68,7 +70,11 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
     typing,
     pool: app.pg,
     log,
-    userForToken: (token) => app.userForToken(token),
+    userForToken: async (token) => {
+      const found = await app.userForToken(token)
+      // Verified just now, so its claims can be read as they are: `exp` ends the view it gives.
+      return found === null ? null : { ...found, expiresAt: (app.jwt.decode<{ exp: number }>(token)?.exp ?? 0) * 1000 }
+    },
     markSeen: (user) => app.markSeen(user),
     posting: options.posting ?? workerPosting(app),
     maxBufferBytes: config.PUSH_MAX_BUFFER_BYTES,
@@ -79,20 +85,9 @@ export async function buildPush (options: PushOptions): Promise<FastifyInstance>
   }
   // Behind a proxy with TRUST_PROXY, request.ip is the forwarded client address.
   const sockets = new SocketsPerAddress(config.PUSH_MAX_SOCKETS_PER_ADDRESS)
-  app.decorate('push', { stream, presence, connections: ctx.connections, sockets })
+  app.decorate('push', { stream, presence, connections: ctx.connections, sockets, context: ctx })
 
-  // A revoked token, or all of a user's, takes back the view of private rooms it gave sockets here.
-  const stopRevoking = app.notifications.subscribe(AUTH_CHANNEL, {
-    onNotification: (announcement) => {
-      // Presence and user-change announcements share the channel and never revoke a view.
-      if (!announcement.startsWith('token:') && !announcement.startsWith('user:')) return
-      for (const connection of ctx.connections) {
-        const revoked = (connection.viewerToken !== null && announcement === tokenRevoked(connection.viewerToken)) ||
-          (connection.viewer !== null && announcement === userTokensRevoked(connection.viewer))
-        if (revoked) connection.unview()
-      }
-    },
-  })
+  const stopRevoking = watchRevocations(ctx.connections, stream, app.pg, app.notifications, log)
   app.addHook('onClose', async () => { stopRevoking() })
 
   const allowedOrigin = originCheck(config, () => {

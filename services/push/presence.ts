@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Prisma } from '../../plugins/database'
-import { markUserOnline, markUsersOffline } from '../../lib/presence'
+import {
+  beatPushInstance, deletePushConnection, deletePushInstance, forgetDeadPushInstances, markUserOnline, markUsersOffline, pushConnectionsOf,
+} from '../../lib/queries/presence'
 
 export interface PresenceSettings {
   // A push instance that has not heartbeat for this long no longer keeps its users online.
@@ -30,7 +31,6 @@ export class InstancePresence {
 
   constructor (
     private readonly pool: pg.Pool,
-    private readonly prisma: Prisma,
     private readonly settings: PresenceSettings,
     private readonly log: FastifyBaseLogger,
   ) {}
@@ -53,23 +53,14 @@ export class InstancePresence {
 
   private async beat (): Promise<void> {
     const sentAt = Date.now()
-    const { rows } = await this.pool.query<{ inserted: boolean }>({
-      name: 'push-instance-beat',
-      text: `INSERT INTO push_instances (id) VALUES ($1)
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = now() RETURNING (xmax = 0) AS inserted`,
-      values: [this.instanceId],
-    })
+    const inserted = await beatPushInstance(this.pool, this.instanceId)
     // Taken for dead meanwhile: our row was removed by another instance, or our beats stopped long
     // enough for a sweeper to skip our connections. Put them back, and their users online again.
-    if (rows[0].inserted || sentAt - this.lastBeatSentAt >= 2 * this.heartbeatMs) this.owed = true
+    if (inserted || sentAt - this.lastBeatSentAt >= 2 * this.heartbeatMs) this.owed = true
     this.lastBeatSentAt = sentAt
     if (this.owed || this.closedOwed) this.restore()
     // Instances gone for much longer than the offline timeout are dead: forget them and their connections.
-    await this.pool.query({
-      name: 'push-instance-forget-dead',
-      text: 'DELETE FROM push_instances WHERE heartbeat_at < now() - make_interval(secs => $1::int)',
-      values: [Math.max(600, this.settings.offlineAfterSeconds * 10)],
-    })
+    await forgetDeadPushInstances(this.pool, Math.max(600, this.settings.offlineAfterSeconds * 10))
   }
 
   private serial<T> (userId: number, work: () => Promise<T>): Promise<T> {
@@ -87,7 +78,7 @@ export class InstancePresence {
       let connections = this.tied.get(userId)
       if (connections === undefined) this.tied.set(userId, connections = new Set())
       connections.add(connectionId)
-      await markUserOnline(this.prisma, userId, { connectionId, instanceId: this.instanceId })
+      await markUserOnline(this.pool, userId, { connectionId, instanceId: this.instanceId })
     })
   }
 
@@ -118,20 +109,15 @@ export class InstancePresence {
   private reassert (userId: number, connectionId: string): Promise<void> {
     return this.serial(userId, async () => {
       if (this.stopped || this.tied.get(userId)?.has(connectionId) !== true) return
-      await markUserOnline(this.prisma, userId, { connectionId, instanceId: this.instanceId })
+      await markUserOnline(this.pool, userId, { connectionId, instanceId: this.instanceId })
     })
   }
 
   // Rows of connections closed while the database was out of reach (their untie failed). Ids are never
   // reused, so a row seen here whose id is no longer tied belongs to a closed connection.
   private async removeClosed (): Promise<void> {
-    const { rows } = await this.pool.query<{ id: string, user_id: number }>({
-      name: 'push-instance-connections',
-      text: 'SELECT id::text AS id, user_id FROM push_connections WHERE instance_id = $1',
-      values: [this.instanceId],
-    })
-    for (const row of rows) {
-      if (this.tied.get(row.user_id)?.has(row.id) !== true) await this.untie(row.id, row.user_id)
+    for (const row of await pushConnectionsOf(this.pool, this.instanceId)) {
+      if (this.tied.get(row.userId)?.has(row.id) !== true) await this.untie(row.id, row.userId)
     }
   }
 
@@ -143,9 +129,9 @@ export class InstancePresence {
       if (connections?.size === 0) this.tied.delete(userId)
       if (this.stopped) return
       try {
-        await this.pool.query({ name: 'push-connection-delete', text: 'DELETE FROM push_connections WHERE id = $1', values: [connectionId] })
+        await deletePushConnection(this.pool, connectionId)
         if (!goOffline || (connections !== undefined && connections.size > 0)) return
-        await markUsersOffline(this.prisma, { userIds: [userId], liveWithinSeconds: this.settings.offlineAfterSeconds })
+        await markUsersOffline(this.pool, { userIds: [userId], liveWithinSeconds: this.settings.offlineAfterSeconds })
       } catch (err) {
         // A row left behind would hold the user online for good: the next beat removes it.
         this.closedOwed = true
@@ -161,6 +147,6 @@ export class InstancePresence {
     clearInterval(this.timer)
     // A beat still running would write our row back after the delete below.
     await Promise.allSettled([this.beating, ...this.chains.values()])
-    await this.pool.query('DELETE FROM push_instances WHERE id = $1', [this.instanceId])
+    await deletePushInstance(this.pool, this.instanceId)
   }
 }

@@ -33,7 +33,8 @@ export class RecentFrames {
       const dropped = this.frames[this.head]
       this.frames[this.head++] = DROPPED
       this.bytes -= frameBytes(dropped)
-      this.from = dropped.seq
+      // Never backwards: frames issued before the starting point may still arrive (committed late).
+      this.from = Math.max(this.from, dropped.seq)
     }
     if (this.head > 0 && this.head >= this.frames.length / 2) {
       this.frames = this.frames.slice(this.head)

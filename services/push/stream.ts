@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { EVENTS_CHANNEL } from '../../lib/events'
 import type { Notifications } from '../../plugins/notifications'
 import { typingFrame, wireFrames, type EventFrame } from './frames'
-import { PAGE_SIZE, newestEventSeq, readEventsAfter } from './replay'
+import { PAGE_SIZE, eventStreamStart, readEventsAfter } from './replay'
 import { RecentFrames } from './recent'
 
 // Something that takes the event stream: a socket, in practice. `wire` is the batch already
@@ -41,9 +41,15 @@ export class EventStream {
   private closed = false
   private failures = 0
   private retryTimer: NodeJS.Timeout | undefined
+  // Set while sockets' views may be stale (revocations announced in a LISTEN outage went unheard):
+  // nothing is delivered until they are checked again and this resolves.
+  private held: Promise<void> | null = null
+  private releaseHeld: () => void = () => {}
 
   // The newest frames, for replays from memory.
   readonly recent: RecentFrames
+  // Every frame, whoever may see it, in seq order: for caches that check access themselves (the api's message lists).
+  readonly taps = new Set<(frames: EventFrame[]) => void>()
 
   constructor (private readonly pool: pg.Pool, private readonly notifications: Notifications, private readonly log: FastifyBaseLogger,
     memory: { frames: number, bytes: number }) {
@@ -67,11 +73,12 @@ export class EventStream {
           const position = (): void => {
             if (this.closed || this.started || positioning) return
             positioning = true
-            newestEventSeq(this.pool).then((seq) => {
+            eventStreamStart(this.pool).then(({ newest, issued }) => {
               positioning = false
               if (this.closed || this.started) return
-              this.lastSeq = seq
-              this.recent.startAt(seq)
+              this.lastSeq = newest
+              // Events issued before now (pruned, or still committing) were never in this memory.
+              this.recent.startAt(issued)
               this.started = true
               this.failures = 0
               clearTimeout(timer)
@@ -91,7 +98,7 @@ export class EventStream {
 
   // Reads in a loop while notifications keep arriving; one read at a time keeps seq order.
   catchUp (): void {
-    if (!this.started) return
+    if (!this.started || this.held !== null) return
     if (this.reading) {
       this.readAgain = true
       return
@@ -114,6 +121,8 @@ export class EventStream {
       let page: EventFrame[]
       do {
         page = await readEventsAfter(this.pool, this.lastSeq, PAGE_SIZE)
+        // Read again once released: lastSeq has not moved.
+        if (this.held !== null) return
         if (page.length > 0) this.broadcast(page)
       } while (page.length === PAGE_SIZE)
     } while (this.readAgain)
@@ -122,6 +131,8 @@ export class EventStream {
   private broadcast (frames: EventFrame[]): void {
     this.lastSeq = frames[frames.length - 1].seq
     this.recent.add(frames)
+    for (const tap of this.taps) tap(frames)
+    if (this.subscribers.size === 0) return
     if (frames.every((frame) => frame.readers === null)) {
       const wire = wireFrames(frames)
       for (const subscriber of this.subscribers) this.send(subscriber, frames, wire)
@@ -187,8 +198,28 @@ export class EventStream {
     this.unindex(subscriber, subscriber.viewer ?? null)
   }
 
+  // Stops delivery (live, replays and typing) until `resume`; idempotent.
+  hold (): void {
+    if (this.held === null) this.held = new Promise((resolve) => { this.releaseHeld = resolve })
+  }
+
+  // Delivery goes on, from where it stopped.
+  resume (): void {
+    if (this.held === null) return
+    this.held = null
+    this.releaseHeld()
+    this.catchUp()
+  }
+
+  // Resolves when delivery is not held (at once, usually).
+  released (): Promise<void> {
+    return this.held ?? Promise.resolve()
+  }
+
   // A typing notice to the room's other readers here (readers null: a public room, every socket).
   typing (roomId: number, userId: number, readers: number[] | null): void {
+    // Never stored, so dropped while views may be stale.
+    if (this.held !== null) return
     const data = typingFrame(roomId, userId)
     const send = (subscriber: Subscriber): void => {
       if ((subscriber.viewer ?? null) !== userId) subscriber.notify?.(data)
@@ -227,6 +258,8 @@ export class EventStream {
   async close (): Promise<void> {
     this.started = false
     this.closed = true
+    // Replays waiting for a resume end (their sockets are closing).
+    this.releaseHeld()
     clearTimeout(this.retryTimer)
     this.unsubscribe()
     await this.idle

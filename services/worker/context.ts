@@ -1,11 +1,11 @@
 import type pg from 'pg'
 import type { JobHelpers, Task } from 'graphile-worker'
 import type { Config } from '../../plugins/config'
-import type { Database, Transaction } from '../../plugins/database'
+import type { Database } from '../../plugins/database'
 import { publishMessage } from '../../lib/events'
 import type { MessageRow } from '../../lib/models'
-import { TASKS_CHANNEL } from '../../lib/tasks'
 import { inTransaction } from '../../lib/db'
+import { endTask, lockUnfinishedTask, type FinalResponse, type LockedTask } from '../../lib/queries/tasks'
 import type { Previewer } from './link-preview'
 
 // What every task gets: the validated config, the shared database, the link previewer.
@@ -19,42 +19,12 @@ export interface WorkerContext {
 
 export type TaskFactory = (ctx: WorkerContext) => Task
 
-// publishEvent speaks Prisma's raw-query surface; this lets a raw pg client (a few
-// round trips cheaper per job) take part in the same transaction.
-export function asTransaction (client: pg.PoolClient): Transaction {
-  return {
-    $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await client.query(text, values)).rowCount ?? 0,
-    $queryRawUnsafe: async (text: string, ...values: unknown[]) => (await client.query(text, values)).rows,
-  } as unknown as Transaction
-}
-
-export interface FinalResponse { status: number, headers?: Record<string, string>, body?: unknown }
+export type { FinalResponse } from '../../lib/queries/tasks'
 
 export interface TaskOutcome {
   response: FinalResponse
   // Published last, so the global publish lock is held for the shortest time.
   message?: MessageRow
-}
-
-interface LockedTask { userId: number, messageId: number | null }
-
-const LOCK_TASK = {
-  name: 'lock-task',
-  text: `SELECT user_id AS "userId", message_id AS "messageId" FROM tasks
-         WHERE id = $1::uuid AND status NOT IN ('done', 'failed') FOR UPDATE`,
-}
-const FINISH_TASK = {
-  name: 'finish-task',
-  text: `UPDATE tasks SET status = $2, message_id = COALESCE($3, message_id), response_status = $4,
-           response_headers = $5::jsonb, response_body = $6::jsonb, updated_at = now()
-         WHERE id = $1::uuid RETURNING pg_notify('${TASKS_CHANNEL}', id::text)`,
-}
-
-async function storeResponse (client: pg.PoolClient, taskId: string, status: 'done' | 'failed', response: FinalResponse, messageId: number | null): Promise<void> {
-  await client.query({
-    ...FINISH_TASK,
-    values: [taskId, status, messageId, response.status, JSON.stringify(response.headers ?? {}), JSON.stringify(response.body ?? null)],
-  })
 }
 
 // Runs a task's work and stores its final response in one transaction, once: the task row
@@ -65,11 +35,11 @@ export async function finishTask<P> (ctx: WorkerContext, helpers: JobHelpers, ta
   await failingForGood(ctx, helpers, taskId, async () => {
     const prepared = prepare()
     await inTransaction(ctx.db.pool, async (client) => {
-      const { rows } = await client.query<LockedTask>({ ...LOCK_TASK, values: [taskId] })
-      if (rows.length === 0) return // finished already, or gone with its user
-      const outcome = await work(client, rows[0], prepared)
-      await storeResponse(client, taskId, 'done', outcome.response, outcome.message?.id ?? null)
-      if (outcome.message !== undefined) await publishMessage(asTransaction(client), outcome.message)
+      const task = await lockUnfinishedTask(client, taskId)
+      if (task === null) return // finished already, or gone with its user
+      const outcome = await work(client, task, prepared)
+      await endTask(client, taskId, 'done', outcome.response, outcome.message?.id ?? null)
+      if (outcome.message !== undefined) await publishMessage(client, outcome.message)
     })
   })
 }
@@ -91,8 +61,7 @@ export const GAVE_UP: FinalResponse = { status: 500, body: { error: 'The task fa
 // client error is a final answer like an edit's 403 ('done'); 'failed' tasks answer a 500.
 export async function failTask (ctx: WorkerContext, taskId: string, response: FinalResponse): Promise<void> {
   await inTransaction(ctx.db.pool, async (client) => {
-    const { rows } = await client.query({ ...LOCK_TASK, values: [taskId] })
-    if (rows.length > 0) await storeResponse(client, taskId, response.status < 500 ? 'done' : 'failed', response, null)
+    if (await lockUnfinishedTask(client, taskId) !== null) await endTask(client, taskId, response.status < 500 ? 'done' : 'failed', response, null)
   })
 }
 
@@ -107,13 +76,4 @@ export async function failingForGood (ctx: WorkerContext, helpers: JobHelpers, t
     helpers.logger.error(`task ${taskId} failed for good: ${(err as Error).message}`)
     await failTask(ctx, taskId, permanent ? err.response : GAVE_UP)
   }
-}
-
-// Queues a job from inside the caller's transaction.
-export async function addJobInTransaction (client: pg.PoolClient, identifier: string, payload: object, maxAttempts: number): Promise<void> {
-  await client.query({
-    name: `add-job-${identifier}`,
-    text: 'SELECT graphile_worker.add_job($1::text, $2::json, max_attempts => $3::int)',
-    values: [identifier, JSON.stringify(payload), maxAttempts],
-  })
 }

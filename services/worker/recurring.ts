@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { JobHelpers } from 'graphile-worker'
+import { advisoryUnlock, tryAdvisoryLock } from '../../lib/queries/locks'
 
 // Recurring jobs (more often than cron's one minute): each run queues the next under a job
 // key, so however many workers start, at most one run is pending.
@@ -16,12 +17,11 @@ export async function scheduleNext (helpers: Pick<JobHelpers, 'addJob'>, identif
 export async function withExclusiveLock (pool: pg.Pool, key: number, work: () => Promise<void>): Promise<boolean> {
   const client = await pool.connect()
   try {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key])
-    if (!rows[0].locked) return false
+    if (!await tryAdvisoryLock(client, key)) return false
     try {
       await work()
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [key])
+      await advisoryUnlock(client, key)
     }
     return true
   } finally {

@@ -1,12 +1,12 @@
 import t from 'tap'
 import type { InjectOptions } from 'fastify'
-import { buildTestApi, createUser, testEnv } from '../helper'
+import { buildTestApi, createUser, rowCount, testEnv } from '../helper'
 import { buildApi } from '../../services/api/app'
 
 t.test('malformed and hostile requests get a 4xx, change nothing and never a 500', async (t) => {
   const app = await buildTestApi(t, { BODY_LIMIT_BYTES: 4096 })
   const user = await createUser(app)
-  const count = async (): Promise<[number, number]> => [await app.prisma.user.count(), await app.prisma.token.count()]
+  const count = async (): Promise<[number, number]> => [await rowCount(app, 'users'), await rowCount(app, 'tokens')]
   const before = await count()
   const json = { 'content-type': 'application/json' }
   const requests: Array<[string, number, InjectOptions]> = [

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApi, createUser, waitFor, type TestUser } from '../helper'
-import { markUsersOffline } from '../../lib/presence'
+import { markUsersOffline } from '../../lib/queries/presence'
 import type { FastifyInstance } from 'fastify'
 
 // The events published after this call (each test has its own database, so only this test's).
@@ -14,13 +14,15 @@ const heardOffline = async (app: FastifyInstance, user: TestUser): Promise<void>
   await waitFor(async () => !app.authCache.seenRecently(user.id, 60_000), 3000, 'the offline announcement')
 }
 
-const online = async (app: FastifyInstance, user: TestUser): Promise<boolean> =>
-  (await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).online
+const stored = async (app: FastifyInstance, user: TestUser): Promise<{ online: boolean, lastSeenAt: Date, updatedAt: Date }> =>
+  (await app.pg.query('SELECT online, last_seen_at AS "lastSeenAt", updated_at AS "updatedAt" FROM users WHERE id = $1', [user.id])).rows[0]
+
+const online = async (app: FastifyInstance, user: TestUser): Promise<boolean> => (await stored(app, user)).online
 
 t.test('an authenticated request flips its user online and publishes one User event', async (t) => {
   const app = await buildTestApi(t)
   const user = await createUser(app)
-  await markUsersOffline(app.prisma, { userIds: [user.id], liveWithinSeconds: 60 })
+  await markUsersOffline(app.pg, { userIds: [user.id], liveWithinSeconds: 60 })
   await heardOffline(app, user)
   const events = await eventsFromNow(app)
   const res = await app.inject({ method: 'GET', url: '/api/users?online=1', headers: user.auth })
@@ -40,14 +42,14 @@ t.test('an online user seen recently costs no write on a read request', async (t
     return app.authCache.seenRecently(user.id, 60_000)
   }, 5000, 'the presence cache')
   const seen = new Date(Date.now() - 30_000)
-  await app.prisma.user.update({ where: { id: user.id }, data: { lastSeenAt: seen } })
+  await app.pg.query('UPDATE users SET last_seen_at = $2 WHERE id = $1', [user.id, seen])
   await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
-  t.same((await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).lastSeenAt, seen, 'not written within the refresh window')
+  t.same((await stored(app, user)).lastSeenAt, seen, 'not written within the refresh window')
 
   await new Promise((resolve) => setTimeout(resolve, 2100))
   const events = await eventsFromNow(app)
   await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
-  const after = await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })
+  const after = await stored(app, user)
   t.ok(after.lastSeenAt.getTime() > Date.now() - 5000, 'refreshed once the window passed')
   t.equal((await events()).length, 0, 'refreshing last_seen_at publishes nothing')
 })
@@ -56,7 +58,7 @@ t.test('a user marked offline elsewhere is marked online again by the next reque
   const app = await buildTestApi(t)
   const user = await createUser(app)
   const other = await buildTestApi(t)
-  await markUsersOffline(other.prisma, { userIds: [user.id], liveWithinSeconds: 60 })
+  await markUsersOffline(other.pg, { userIds: [user.id], liveWithinSeconds: 60 })
   await heardOffline(app, user)
   await app.inject({ method: 'GET', url: '/api/users', headers: user.auth })
   t.equal(await online(app, user), true, 'the announcement cleared this process\'s presence cache')
@@ -77,19 +79,20 @@ t.test('signing out marks the user offline and publishes it', async (t) => {
   const app = await buildTestApi(t)
   const user = await createUser(app)
   t.equal(await online(app, user), true)
-  const before = (await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).updatedAt
+  const before = (await stored(app, user)).updatedAt
   const events = await eventsFromNow(app)
   t.equal((await app.inject({ method: 'DELETE', url: '/api/tokens', headers: user.auth })).statusCode, 204)
   t.equal(await online(app, user), false)
-  t.ok((await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).updatedAt > before, 'updated_at bumped')
+  t.ok((await stored(app, user)).updatedAt > before, 'updated_at bumped')
   t.match(await events(), [{ class: 'User', model: { id: user.id, online: false } }])
 })
 
 t.test('a live push connection keeps a signed-out user online', async (t) => {
   const app = await buildTestApi(t)
   const user = await createUser(app)
-  const instance = await app.prisma.pushInstance.create({ data: { id: crypto.randomUUID() } })
-  await app.prisma.pushConnection.create({ data: { id: crypto.randomUUID(), instanceId: instance.id, userId: user.id } })
+  const instanceId = crypto.randomUUID()
+  await app.pg.query('INSERT INTO push_instances (id) VALUES ($1)', [instanceId])
+  await app.pg.query('INSERT INTO push_connections (id, instance_id, user_id) VALUES ($1, $2, $3)', [crypto.randomUUID(), instanceId, user.id])
   await app.inject({ method: 'DELETE', url: '/api/tokens', headers: user.auth })
   t.equal(await online(app, user), true)
 })

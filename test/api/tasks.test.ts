@@ -3,6 +3,7 @@ import { buildTestApi, count, createUser, testPool, waitFor } from '../helper'
 import { buildTestWorker, refuseMessage } from '../worker/helper'
 import { preferredWait } from '../../services/api/routes/tasks'
 import { queuePostMessage, validateMessageSource } from '../../lib/tasks'
+import { inTransaction } from '../../lib/db'
 
 t.test('Prefer header parsing', async (t) => {
   t.equal(preferredWait(undefined), null)
@@ -95,10 +96,10 @@ t.test('a task that fails for good answers 500 with no internals', async (t) => 
   t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'boom'"), 0)
 })
 
-t.test('queuePostMessage also takes a Prisma client', async (t) => {
+t.test('queuePostMessage also queues inside the caller\'s transaction', async (t) => {
   const app = await buildTestApi(t)
   const user = await createUser(app)
-  const taskId = await queuePostMessage(app.prisma, user.id, 'via prisma')
+  const taskId = await inTransaction(app.pg, (client) => queuePostMessage(client, user.id, 'in a transaction'))
   const res = await app.inject({ method: 'GET', url: `/api/tasks/${taskId}`, headers: user.auth })
   t.equal(res.statusCode, 202)
 })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createHmac, randomUUID } from 'node:crypto'
-import { TEST_SECRET, basic, buildTestApi, createUser, waitFor } from '../helper'
+import { TEST_SECRET, basic, buildTestApi, createUser, rowCount, waitFor } from '../helper'
 import { tokenRevoked, userTokensRevoked } from '../../lib/auth-cache'
 
 const b64 = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
@@ -41,7 +41,7 @@ t.test('failed sign-ins answer 401 with a Bearer challenge', async (t) => {
     t.equal(res.headers['www-authenticate'], 'Bearer realm="Authentication Required"', `${name}: no browser prompt`)
     t.type(res.json().error, 'string')
   }
-  t.equal(await app.prisma.token.count(), 1, 'no token issued')
+  t.equal(await rowCount(app, 'tokens'), 1, 'no token issued')
 })
 
 t.test('failed logins are rate-limited per nickname and address, and per address', async (t) => {
@@ -81,9 +81,9 @@ t.test('forged, expired, revoked and wrongly signed tokens are refused', async (
   const user = await createUser(app)
   const jti = (app.jwt.decode(user.token) as { jti: string }).jti
   const revokedJti = randomUUID()
-  await app.prisma.token.create({ data: { id: revokedJti, userId: user.id, expiresAt: new Date(Date.now() + 3600e3), revokedAt: new Date() } })
+  await app.pg.query("INSERT INTO tokens (id, user_id, expires_at, revoked_at) VALUES ($1, $2, now() + interval '1 hour', now())", [revokedJti, user.id])
   const expiredRowJti = randomUUID()
-  await app.prisma.token.create({ data: { id: expiredRowJti, userId: user.id, expiresAt: new Date(Date.now() - 1000) } })
+  await app.pg.query("INSERT INTO tokens (id, user_id, expires_at) VALUES ($1, $2, now() - interval '1 second')", [expiredRowJti, user.id])
   const tokens: Array<[string, string]> = [
     ['wrong secret', jwt({ sub: String(user.id), jti, iat: now() }, 'another-secret-another-secret-another')],
     ['expired', jwt({ sub: String(user.id), jti, iat: now() - 7200, exp: now() - 3600 })],

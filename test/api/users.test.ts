@@ -1,5 +1,9 @@
 import t from 'tap'
-import { buildTestApi, createUser, uniqueNickname, waitFor } from '../helper'
+import type { FastifyInstance } from 'fastify'
+import { buildTestApi, createUser, rowCount, uniqueNickname, waitFor } from '../helper'
+
+const stored = async (app: FastifyInstance, id: number): Promise<{ nickname: string, passwordHash: string }> =>
+  (await app.pg.query('SELECT nickname, password_hash AS "passwordHash" FROM users WHERE id = $1', [id])).rows[0]
 
 t.test('POST /api/users registers a user', async (t) => {
   const app = await buildTestApi(t)
@@ -14,15 +18,15 @@ t.test('POST /api/users registers a user', async (t) => {
   t.ok(Number.isInteger(user.created_at) && Math.abs(user.created_at - Date.now() / 1000) < 60, 'times are unix seconds')
   t.same(user._links, { self: `/api/users/${user.id}`, messages: `/api/messages?user_id=${user.id}`, tokens: '/api/tokens' })
   t.notMatch(res.body, /password|scrypt/)
-  const stored = await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })
-  t.match(stored.passwordHash, /^scrypt\$/, 'password stored as a scrypt hash')
-  t.notMatch(stored.passwordHash, /password1/)
+  const { passwordHash } = await stored(app, user.id)
+  t.match(passwordHash, /^scrypt\$/, 'password stored as a scrypt hash')
+  t.notMatch(passwordHash, /password1/)
 })
 
 t.test('POST /api/users rejects bad registrations with 400 and stores nothing', async (t) => {
   const app = await buildTestApi(t)
   const taken = await createUser(app)
-  const before = await app.prisma.user.count()
+  const before = await rowCount(app, 'users')
   const cases: Array<[string, unknown]> = [
     ['missing nickname', { password: 'password1' }],
     ['missing password', { nickname: 'someone' }],
@@ -44,7 +48,7 @@ t.test('POST /api/users rejects bad registrations with 400 and stores nothing', 
     t.equal(res.statusCode, 400, name)
     t.type(res.json().error, 'string', `${name}: {error}`)
   }
-  t.equal(await app.prisma.user.count(), before, 'no user was created')
+  t.equal(await rowCount(app, 'users'), before, 'no user was created')
 })
 
 t.test('a 32-character unicode nickname is accepted', async (t) => {
@@ -62,12 +66,12 @@ t.test('GET /api/users lists users ordered by updated_at then nickname, with fil
     await app.inject({ method: 'POST', url: '/api/users', payload: { nickname, password: 'password1' } })
   }
   // Same updated_at for all three: the nickname breaks the tie.
-  await app.prisma.user.updateMany({ data: { updatedAt: new Date('2026-01-01T00:00:00Z') } })
+  await app.pg.query("UPDATE users SET updated_at = '2026-01-01T00:00:00Z'")
   const all = await app.inject({ method: 'GET', url: '/api/users' })
   t.equal(all.statusCode, 200)
   t.same(all.json().users.map((u: { nickname: string }) => u.nickname), ['alice', 'bob', 'carol'])
 
-  await app.prisma.user.update({ where: { nickname: 'alice' }, data: { updatedAt: new Date('2026-01-02T00:00:00Z') } })
+  await app.pg.query("UPDATE users SET updated_at = '2026-01-02T00:00:00Z' WHERE nickname = 'alice'")
   const ordered = await app.inject({ method: 'GET', url: '/api/users' })
   t.same(ordered.json().users.map((u: { nickname: string }) => u.nickname), ['bob', 'carol', 'alice'])
 
@@ -125,8 +129,8 @@ t.test('PUT /api/users/:id changes your own nickname', async (t) => {
     const res = await app.inject({ method: 'PUT', headers: user.auth, payload, ...req })
     t.equal(res.statusCode, status, name)
   }
-  t.equal((await app.prisma.user.findUniqueOrThrow({ where: { id: other.id } })).nickname, other.nickname, 'other user untouched')
-  t.equal((await app.prisma.user.findUniqueOrThrow({ where: { id: user.id } })).nickname, nickname)
+  t.equal((await stored(app, other.id)).nickname, other.nickname, 'other user untouched')
+  t.equal((await stored(app, user.id)).nickname, nickname)
 })
 
 t.test('changing the password revokes every token of that user', async (t) => {

@@ -1,8 +1,7 @@
 import t from 'tap'
 import { createDatabase } from '../../plugins/database'
-import { publishEvents } from '../../lib/events'
+import { publishEvents } from '../../lib/queries/events'
 import { inTransaction } from '../../lib/db'
-import { asTransaction } from '../../services/worker/context'
 import { testDatabase } from '../helper'
 
 // Readers take every event after the last seq they saw: a seq drawn by a transaction that
@@ -12,9 +11,9 @@ t.test('seq order is commit order: a second publisher waits until the first comm
   t.teardown(db.close)
   const first = await db.pool.connect()
   await first.query('BEGIN')
-  await publishEvents(asTransaction(first), 'Message', [{ first: 1 }, { first: 2 }])
+  await publishEvents(first, 'Message', [{ first: 1 }, { first: 2 }])
   let secondDone = false
-  const second = inTransaction(db.pool, (client) => publishEvents(asTransaction(client), 'Message', [{ second: 1 }]))
+  const second = inTransaction(db.pool, (client) => publishEvents(client, 'Message', [{ second: 1 }]))
     .then(() => { secondDone = true })
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.equal(secondDone, false, 'the second publisher is held while the first is open')

@@ -2,7 +2,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApi, createUser, testPool } from '../helper'
-import { createRoom, insertMessages } from '../rooms/helper'
+import { createRoom, insertMessages, markDeleted } from '../rooms/helper'
 import { PAGE_QUERIES } from '../../lib/rooms'
 
 interface PageJson { messages: Array<{ id: number, room_id: number, deleted: boolean, source: string, html: string }>, _links: { older?: string, newer?: string } }
@@ -41,7 +41,7 @@ t.test('paging over generated histories: every message exactly once, in order, l
         model.push(...await insertMessages(pool, room.id, alice.id, 1, `r${seed}-`))
         if (i % 3 === 0) await insertMessages(pool, other.id, alice.id, noise, 'noise')
       }
-      if (model.length > 0) await pool.query('UPDATE messages SET deleted = true WHERE id = $1', [model[pick % model.length]])
+      if (model.length > 0) await markDeleted(pool, model[pick % model.length])
       const base = `/api/rooms/${room.id}/messages?limit=${limit}`
 
       const back = await walk(app, base, 'older')

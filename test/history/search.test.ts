@@ -4,7 +4,7 @@ import type pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApi, createUser, testPool, type TestUser } from '../helper'
 import { addMember, createRoom } from '../rooms/helper'
-import { CANDIDATES } from '../../lib/search'
+import { CANDIDATES } from '../../lib/queries/search'
 
 interface Hit { message: { id: number, room_id: number, source: string, deleted: boolean }, snippet: string }
 

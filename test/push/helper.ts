@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { WebSocket } from 'ws'
 import type { ConfigInput } from '../../plugins/config'
 import { publishEvent, type EventClass } from '../../lib/events'
+import { inTransaction } from '../../lib/db'
 import { buildPush, type PushOptions } from '../../services/push/app'
 import { testEnv, waitFor } from '../helper'
 import { PushSocket } from '../../services/api/public/src/push'
@@ -23,7 +24,7 @@ export async function startTestPush (t: Test, overrides: ConfigInput = {}, extra
 
 // Publishes an event the way every writer does: in a transaction, NOTIFY on commit.
 export async function publish (app: FastifyInstance, cls: EventClass, model: object): Promise<number> {
-  return Number(await app.prisma.$transaction((tx) => publishEvent(tx, cls, model)))
+  return Number(await inTransaction(app.pg, (client) => publishEvent(client, cls, model)))
 }
 
 export interface Frame { type: string, seq?: number, class?: string, model?: Record<string, unknown>, ref?: unknown, error?: string, task?: string }

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../lib/embedded-postgres'
 import { migrate } from '../../lib/migrations'
-import { markUsersOffline } from '../../lib/presence'
+import { markUsersOffline } from '../../lib/queries/presence'
 import { buildApi } from '../../services/api/app'
 import { buildPush } from '../../services/push/app'
 import { buildWorker } from '../../services/worker/app'
@@ -107,7 +107,7 @@ t.test('presence converges both ways after a real PostgreSQL outage', async (t) 
 
   // Held by their rows, not by a recent request: the sweeper's own query leaves them online.
   await pool.query("UPDATE users SET last_seen_at = now() - interval '1 hour'")
-  const flipped = await markUsersOffline(api.prisma, { unseenForSeconds: OFFLINE_AFTER_SECONDS, liveWithinSeconds: OFFLINE_AFTER_SECONDS })
+  const flipped = await markUsersOffline(api.pg, { unseenForSeconds: OFFLINE_AFTER_SECONDS, liveWithinSeconds: OFFLINE_AFTER_SECONDS })
   t.same(flipped.map((u) => u.id), [], 'every open socket holds its user online')
   t.equal(Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM push_connections')).rows[0].n), 3, 'no leftover connection rows')
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import type pg from 'pg'
-import { markUsersOffline } from '../../lib/presence'
+import { markUsersOffline } from '../../lib/queries/presence'
 import { buildTestApi, createUser, testPool, waitFor, type TestUser } from '../helper'
 import { pageSocket, startTestPush, type PageSocket } from './helper'
 
@@ -29,7 +29,7 @@ t.test('property: presence converges after any opens and closes during a presenc
   const pool = await testPool(t)
   const users: TestUser[] = []
   for (let i = 0; i < USERS; i++) users.push(await createUser(api))
-  await markUsersOffline(api.prisma, { userIds: users.map((u) => u.id), liveWithinSeconds: OFFLINE_AFTER_SECONDS })
+  await markUsersOffline(api.pg, { userIds: users.map((u) => u.id), liveWithinSeconds: OFFLINE_AFTER_SECONDS })
   const outage = await refusePresence(pool)
 
   const state = async (): Promise<Array<{ online: boolean, rows: number }>> => {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
 import { WebSocket } from 'ws'
 import type { FastifyInstance } from 'fastify'
-import { markUsersOffline } from '../../lib/presence'
+import { markUsersOffline } from '../../lib/queries/presence'
 import { buildTestApi, createUser, testEnv, type TestUser, eventually } from '../helper'
 import type { ConfigInput } from '../../plugins/config'
 import { TestClient, connect, startTestPush, type Frame } from './helper'
@@ -36,7 +36,7 @@ t.test('ping_user ties the connection to the user and marks them online', async 
   const api = await buildTestApi(t)
   const { app, url } = await startTestPush(t)
   const user = await createUser(api)
-  await markUsersOffline(app.prisma, { userIds: [user.id], liveWithinSeconds: 60 })
+  await markUsersOffline(app.pg, { userIds: [user.id], liveWithinSeconds: 60 })
   t.notOk(await isOnline(app, user.id))
 
   const client = await connect(t, url)
@@ -51,7 +51,7 @@ t.test('ping_user ties the connection to the user and marks them online', async 
 
   // The sweeper, however long the user has been unseen, leaves a connected user online.
   await app.pg.query("UPDATE users SET last_seen_at = now() - interval '1 hour' WHERE id = $1", [user.id])
-  t.same(await markUsersOffline(app.prisma, { unseenForSeconds: 60, liveWithinSeconds: 60 }), [])
+  t.same(await markUsersOffline(app.pg, { unseenForSeconds: 60, liveWithinSeconds: 60 }), [])
   t.ok(await isOnline(app, user.id))
 
   client.send({ type: 'ping_user', token: 'not-a-token', ref: 7 })
@@ -116,7 +116,7 @@ t.test('an instance taken for dead puts its connections back, and their users on
   // Repeated, since a heartbeat landing between the two puts the connection back first.
   await eventually(async () => {
     await api.pg.query('DELETE FROM push_instances WHERE id = $1', [app.push.presence.instanceId])
-    return (await markUsersOffline(api.prisma, { userIds: [user.id], liveWithinSeconds: 2 })).length === 1
+    return (await markUsersOffline(api.pg, { userIds: [user.id], liveWithinSeconds: 2 })).length === 1
   })
   t.notOk(await isOnline(api, user.id), 'taken offline')
 
@@ -132,7 +132,7 @@ t.test('an instance whose beats failed long enough to be skipped by the sweeper 
   await api.pg.query('CREATE TRIGGER refuse_beat BEFORE UPDATE ON push_instances FOR EACH ROW EXECUTE FUNCTION refuse_beat()')
   const instance = app.push.presence.instanceId
   await eventually(async () => (await api.pg.query("SELECT 1 FROM push_instances WHERE id = $1 AND heartbeat_at < now() - interval '2 seconds'", [instance])).rows.length === 1)
-  t.equal((await markUsersOffline(api.prisma, { userIds: [user.id], liveWithinSeconds: 2 })).length, 1, 'the sweeper took the user offline')
+  t.equal((await markUsersOffline(api.pg, { userIds: [user.id], liveWithinSeconds: 2 })).length, 1, 'the sweeper took the user offline')
 
   await api.pg.query('DROP TRIGGER refuse_beat ON push_instances')
   await eventually(async () => await isOnline(api, user.id))
@@ -154,7 +154,7 @@ t.test('an offline flip waits for a connection being recorded elsewhere, then se
   await tie.query('INSERT INTO push_connections (id, instance_id, user_id) VALUES ($1, $2, $3)', [randomUUID(), instanceId, user.id])
 
   let done = false
-  const flip = markUsersOffline(api.prisma, { userIds: [user.id], liveWithinSeconds: 60 }).finally(() => { done = true })
+  const flip = markUsersOffline(api.pg, { userIds: [user.id], liveWithinSeconds: 60 }).finally(() => { done = true })
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.notOk(done, 'the offline flip waits for the tie')
   await tie.query('COMMIT')

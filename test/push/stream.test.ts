@@ -1,5 +1,6 @@
 import t from 'tap'
 import { publishEvent } from '../../lib/events'
+import { inTransaction } from '../../lib/db'
 import { eventually, listeningBackends } from '../helper'
 import { connect, publish, startTestPush, type TestClient } from './helper'
 
@@ -111,9 +112,9 @@ t.test('a failed read of new events is retried without waiting for another notif
   const { app, url } = await startTestPush(t)
   const client = await connect(t, url)
   // The notification goes out while the table is out of reach, so the read it wakes fails.
-  const seq = Number(await app.prisma.$transaction(async (tx) => {
-    const published = await publishEvent(tx, 'Message', message(1))
-    await tx.$executeRawUnsafe('ALTER TABLE events RENAME TO events_away')
+  const seq = Number(await inTransaction(app.pg, async (client) => {
+    const published = await publishEvent(client, 'Message', message(1))
+    await client.query('ALTER TABLE events RENAME TO events_away')
     return published
   }))
   await new Promise((resolve) => setTimeout(resolve, 300))

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
-import { markUsersOffline } from '../../../lib/presence'
+import { markUsersOffline } from '../../../lib/queries/presence'
 import { userChanged, userWentOffline } from '../../../lib/auth-cache'
 import { BODY_ERRORS, SECURITY, TOKEN_REQUIRED, errors, noContent } from '../responses'
 
@@ -41,7 +41,7 @@ export default async function tokens (fastify: FastifyInstance): Promise<void> {
     await fastify.revokeToken(request.tokenId!)
     // Signing out ends presence unless a live push connection still holds the user.
     const userId = request.currentUser!.id
-    await markUsersOffline(fastify.prisma, { userIds: [userId], liveWithinSeconds: fastify.config.OFFLINE_AFTER_SECONDS })
+    await markUsersOffline(fastify.pg, { userIds: [userId], liveWithinSeconds: fastify.config.OFFLINE_AFTER_SECONDS })
     fastify.authCache.forget(userChanged(userId))
     fastify.authCache.forget(userWentOffline(userId))
     return reply.code(204).send()

@@ -3,18 +3,17 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { hashPassword } from '../../../lib/passwords'
 import { httpError } from '../../../plugins/errors'
-import { USER_COLUMNS, publicUserFields, userJson, userUrl, type UserRow } from '../../../lib/models'
+import { userJson, userUrl } from '../../../lib/models'
 import { publishUser } from '../../../lib/events'
 import { userChanged } from '../../../lib/auth-cache'
+import { inTransaction } from '../../../lib/db'
+import { insertUser, isNicknameTaken, listUsers, updateUser, userById, userExists } from '../../../lib/queries/users'
 import { IdParams, Nickname, Password, UnixTime } from '../schemas'
 import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, errors, location, noContent, userRef } from '../responses'
 
-const UNIQUE_VIOLATION = 'P2002'
-const isTaken = (err: unknown): boolean => (err as { code?: string }).code === UNIQUE_VIOLATION
-
 export default async function users (app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>()
-  const { prisma } = fastify
+  const db = fastify.pg
   const refreshMs = fastify.config.PRESENCE_REFRESH_SECONDS * 1000
 
   fastify.post('/api/users', {
@@ -34,14 +33,14 @@ export default async function users (app: FastifyInstance): Promise<void> {
     const { nickname, password } = request.body
     const passwordHash = await hashPassword(password)
     try {
-      const user = await prisma.$transaction(async (tx) => {
-        const created = await tx.user.create({ data: { nickname, passwordHash }, select: publicUserFields })
-        await publishUser(tx, created)
+      const user = await inTransaction(db, async (client) => {
+        const created = await insertUser(client, nickname, passwordHash)
+        await publishUser(client, created)
         return created
       })
       return reply.code(201).header('location', userUrl(user.id)).send(userJson(user))
     } catch (err) {
-      if (isTaken(err)) throw httpError(400, 'Nickname is already taken')
+      if (isNicknameTaken(err)) throw httpError(400, 'Nickname is already taken')
       throw err
     }
   })
@@ -62,13 +61,7 @@ export default async function users (app: FastifyInstance): Promise<void> {
     },
   }, async (request) => {
     const { online, updated_since: since } = request.query
-    const { rows } = await fastify.pg.query<UserRow>({
-      name: 'users-list',
-      text: `SELECT ${USER_COLUMNS} FROM users
-             WHERE ($1::boolean IS NULL OR online = $1) AND ($2::float8 IS NULL OR updated_at > to_timestamp($2))
-             ORDER BY updated_at, nickname`,
-      values: [online === undefined ? null : online === 1, since ?? null],
-    })
+    const rows = await listUsers(db, { online: online === undefined ? undefined : online === 1, updatedSince: since })
     return { users: rows.map(userJson) }
   })
 
@@ -89,10 +82,10 @@ export default async function users (app: FastifyInstance): Promise<void> {
     const cached = fastify.authCache.user(id, refreshMs)
     if (cached !== undefined) return userJson(cached)
     const epoch = fastify.authCache.epoch
-    const { rows } = await fastify.pg.query<UserRow>({ name: 'user-by-id', text: `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, values: [id] })
-    if (rows.length === 0) throw httpError(404, 'User not found')
-    fastify.authCache.rememberUser(rows[0], epoch)
-    return userJson(rows[0])
+    const user = await userById(db, id)
+    if (user === null) throw httpError(404, 'User not found')
+    fastify.authCache.rememberUser(user, epoch)
+    return userJson(user)
   })
 
   fastify.put('/api/users/:id', {
@@ -117,19 +110,20 @@ export default async function users (app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const { id } = request.params
-    const exists = await prisma.user.findUnique({ where: { id }, select: { id: true } })
-    if (exists === null) throw httpError(404, 'User not found')
+    if (!await userExists(db, id)) throw httpError(404, 'User not found')
     if (id !== request.currentUser?.id) throw httpError(403, 'You can only change your own account')
     const { nickname, password } = request.body
     const passwordHash = password === undefined ? undefined : await hashPassword(password)
     try {
-      await prisma.$transaction(async (tx) => {
-        const user = await tx.user.update({ where: { id }, data: { nickname, passwordHash, updatedAt: new Date() }, select: publicUserFields })
-        if (passwordHash !== undefined) await fastify.revokeUserTokens(tx, id)
-        await publishUser(tx, user)
+      await inTransaction(db, async (client) => {
+        const user = await updateUser(client, id, { nickname, passwordHash })
+        // Deleted since the check above: nothing left to change.
+        if (user === null) return
+        if (passwordHash !== undefined) await fastify.revokeUserTokens(client, id)
+        await publishUser(client, user)
       })
     } catch (err) {
-      if (isTaken(err)) throw httpError(400, 'Nickname is already taken')
+      if (isNicknameTaken(err)) throw httpError(400, 'Nickname is already taken')
       throw err
     }
     fastify.authCache.forget(userChanged(id))

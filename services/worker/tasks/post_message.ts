@@ -2,7 +2,7 @@ import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { failingForGood, type TaskFactory } from '../context'
 import { PostBatcher } from '../post-batcher'
-import { GENERAL_ROOM_ID } from '../../../lib/rooms'
+import { GENERAL_ROOM_ID } from '../../../lib/queries/access'
 import { failInvalidPayload, renderSource } from '../task-input'
 
 // Jobs may have been queued by an older version: checked, never trusted (one with no roomId posts to general).

@@ -1,4 +1,4 @@
-import { markUsersOffline } from '../../../lib/presence'
+import { markUsersOffline } from '../../../lib/queries/presence'
 import { scheduleNext, withExclusiveLock } from '../recurring'
 import type { TaskFactory } from '../context'
 
@@ -11,7 +11,7 @@ const sweepPresence: TaskFactory = (ctx) => async (_payload, helpers) => {
   const { OFFLINE_AFTER_SECONDS, OFFLINE_SWEEP_SECONDS } = ctx.config
   try {
     await withExclusiveLock(ctx.db.pool, SWEEP_LOCK, async () => {
-      const flipped = await markUsersOffline(ctx.db.prisma, { unseenForSeconds: OFFLINE_AFTER_SECONDS, liveWithinSeconds: OFFLINE_AFTER_SECONDS })
+      const flipped = await markUsersOffline(ctx.db.pool, { unseenForSeconds: OFFLINE_AFTER_SECONDS, liveWithinSeconds: OFFLINE_AFTER_SECONDS })
       if (flipped.length > 0) helpers.logger.debug(`marked ${flipped.length} users offline`)
     })
   } catch (err) {

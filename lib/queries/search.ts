@@ -1,5 +1,5 @@
-import { inTransaction, type Db } from './db'
-import type { MessageRow } from './models'
+import { inTransaction, type Db } from '../db'
+import type { MessageRow } from '../models'
 
 // Full-text search of messages (PostgreSQL, web-search syntax) within the rooms a viewer may read.
 

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto'
+import type { Db } from '../db'
+
+// The tasks table: one row per asynchronous request (202 + Location) and, once ended, its final
+// response. A task's graphile-worker job is written by the same statement, so both commit or neither.
+
+export const TASKS_CHANNEL = 'flack_tasks'
+// Attempts before a task is given up and answers 500.
+export const TASK_MAX_ATTEMPTS = 5
+
+const QUEUE_TASK = `WITH task AS (
+    INSERT INTO tasks (id, user_id, kind, message_id) VALUES ($1::uuid, $2::int, $3::varchar, $4::int) RETURNING id)
+  SELECT graphile_worker.add_job($3::text, $5::json, max_attempts => ${TASK_MAX_ATTEMPTS}) FROM task`
+
+// A task of `kind` (also its job's task identifier) whose job gets `payload` plus the task's id; returns the id.
+export async function queueTask (db: Db, userId: number, kind: string, messageId: number | null, payload: object): Promise<string> {
+  const id = randomUUID()
+  await db.query(QUEUE_TASK, [id, userId, kind, messageId, JSON.stringify({ taskId: id, ...payload })])
+  return id
+}
+
+export interface TaskRow {
+  userId: number
+  status: 'queued' | 'done' | 'failed'
+  responseStatus: number | null
+  responseHeaders: Record<string, string> | null
+  responseBody: unknown
+}
+
+const READ_TASK = `SELECT user_id AS "userId", status, response_status AS "responseStatus",
+  response_headers AS "responseHeaders", response_body AS "responseBody" FROM tasks WHERE id = $1::uuid`
+
+// `id` must be a UUID (the column's type).
+export async function taskById (db: Db, id: string): Promise<TaskRow | null> {
+  const { rows } = await db.query<TaskRow>(READ_TASK, [id])
+  return rows[0] ?? null
+}
+
+export interface LockedTask { userId: number, messageId: number | null }
+
+// The task, locked until the transaction ends; null when it has ended already or is gone.
+export async function lockUnfinishedTask (db: Db, id: string): Promise<LockedTask | null> {
+  const { rows } = await db.query<LockedTask>({
+    name: 'lock-task',
+    text: `SELECT user_id AS "userId", message_id AS "messageId" FROM tasks
+           WHERE id = $1::uuid AND status NOT IN ('done', 'failed') FOR UPDATE`,
+    values: [id],
+  })
+  return rows[0] ?? null
+}
+
+export interface FinalResponse { status: number, headers?: Record<string, string>, body?: unknown }
+
+// Stores a task's final response and wakes its waiters (on commit).
+export async function endTask (db: Db, id: string, status: 'done' | 'failed', response: FinalResponse, messageId: number | null): Promise<void> {
+  await db.query({
+    name: 'finish-task',
+    text: `UPDATE tasks SET status = $2, message_id = COALESCE($3, message_id), response_status = $4,
+             response_headers = $5::jsonb, response_body = $6::jsonb, updated_at = now()
+           WHERE id = $1::uuid RETURNING pg_notify('${TASKS_CHANNEL}', id::text)`,
+    values: [id, status, messageId, response.status, JSON.stringify(response.headers ?? {}), JSON.stringify(response.body ?? null)],
+  })
+}
+
+// Post tasks ended 201 with their messages, in one statement: ids, message ids, headers and bodies side by side.
+export const ENDING_POSTS = {
+  name: 'finish-post-tasks',
+  text: `UPDATE tasks t SET status = 'done', message_id = f.message_id, response_status = 201,
+           response_headers = f.headers, response_body = f.body, updated_at = now()
+         FROM unnest($1::uuid[], $2::int[], $3::jsonb[], $4::jsonb[]) AS f(id, message_id, headers, body)
+         WHERE t.id = f.id RETURNING pg_notify('${TASKS_CHANNEL}', t.id::text)`,
+}
+
+// Sent, not awaited first: the worker's batch pipelines its COMMIT behind it.
+export function endPostTasks (db: Db, ids: string[], messageIds: number[], headers: string[], bodies: string[]): Promise<unknown> {
+  return db.query({ ...ENDING_POSTS, values: [ids, messageIds, headers, bodies] })
+}
+
+// The safety net under "every accepted task ends": a queued task whose job is gone, or has used
+// all its attempts and is not running, can no longer be ended by it, so it ends here with a 500.
+// A task and its job (named by the task's kind, carrying its id) are inserted by one statement and
+// a job is deleted only after its task ended, so one snapshot never shows a live task's job as
+// gone; the row is re-checked when locked. Returns how many ended.
+export async function endStrandedTasks (db: Db): Promise<number> {
+  const { rowCount } = await db.query({
+    name: 'end-stranded-tasks',
+    text: `WITH stranded AS (
+        SELECT t.id FROM tasks t
+        WHERE t.status = 'queued' AND NOT EXISTS (
+          SELECT 1 FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks k ON k.id = j.task_id
+          WHERE k.identifier = t.kind AND j.payload->>'taskId' = t.id::text
+            AND (j.attempts < j.max_attempts OR j.locked_at IS NOT NULL))
+        LIMIT 1000 FOR UPDATE OF t SKIP LOCKED)
+      UPDATE tasks SET status = 'failed', response_status = 500, response_headers = '{}'::jsonb,
+        response_body = '{"error": "The task failed"}'::jsonb, updated_at = now()
+      FROM stranded WHERE tasks.id = stranded.id AND tasks.status = 'queued'
+      RETURNING pg_notify('${TASKS_CHANNEL}', tasks.id::text)`,
+  })
+  return rowCount ?? 0
+}
+
+// Deletes up to `batch` tasks that ended more than `seconds` ago; returns how many went.
+export async function pruneEndedTasks (db: Db, seconds: number, batch: number): Promise<number> {
+  const { rowCount } = await db.query(`DELETE FROM tasks WHERE id IN (
+    SELECT id FROM tasks WHERE status IN ('done', 'failed') AND updated_at < now() - make_interval(secs => $1) LIMIT $2)`, [seconds, batch])
+  return rowCount ?? 0
+}
