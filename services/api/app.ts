@@ -9,6 +9,7 @@ import rooms from './routes/rooms'
 import search from './routes/search'
 import web from './routes/web'
 import taskWaiter from '../../plugins/task-waiter'
+import messageCache from './message-cache'
 import docs from './docs'
 
 export type ApiOptions = ServiceOptions
@@ -22,6 +23,7 @@ export async function buildApi (options: ApiOptions): Promise<FastifyInstance> {
   await app.register(tokens)
   await app.register(stats)
   await app.register(taskWaiter)
+  await app.register(messageCache)
   await app.register(messages)
   await app.register(rooms)
   await app.register(search)

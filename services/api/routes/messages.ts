@@ -6,11 +6,12 @@ import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../../lib/mode
 import { queueEditMessage, queueRoomPost, validateMessageSource } from '../../../lib/tasks'
 import { GENERAL_ROOM_ID, canRead, readableBy } from '../../../lib/rooms'
 import { Id, IdParams, UnixTime } from '../schemas'
-import { PARAM_ERRORS, SECURITY, editTaskResponses, errors, messageRef, postTaskResponses } from '../responses'
+import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, editTaskResponses, errors, messageRef, noContent, postTaskResponses } from '../responses'
+import { deleteMessage } from '../../../lib/message-delete'
 import { PreferHeaders, replyWithTask } from './tasks'
+import { HISTORY_SECONDS } from '../message-window'
+import { LIST_HEADERS, ListHeaders, NOT_MODIFIED, replyWithBody } from '../message-cache'
 
-// Lists never reach further back than this (the original app's rule).
-const HISTORY_SECONDS = 24 * 60 * 60
 // A post's answers, plus the room that is missing or not the poster's to read.
 const roomPostResponses = { ...postTaskResponses, 404: errors({ 404: 'No room the caller may read has this id (a private room of others is as missing as one never made)' })[404] }
 
@@ -66,12 +67,26 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       description: 'The room `general`\'s messages (`room_id` for another room the caller may read; else 404 as for a missing room). `updated_since=T` keeps messages updated strictly after T; `user_id` keeps one user\'s. Never older than 24 hours.',
       security: SECURITY.optionalToken,
       querystring: Type.Object({ updated_since: Type.Optional(UnixTime), user_id: Type.Optional(Id), room_id: Type.Optional(Id) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ messages: Type.Array(messageRef()) }, { description: 'The messages, ordered by updated_at, then id' }), ...errors(400, 401, { 404: 'No room the caller may read has this id' }) },
+      headers: ListHeaders,
+      response: {
+        200: Type.Object({ messages: Type.Array(messageRef()) }, { description: 'The messages, ordered by updated_at, then id', headers: LIST_HEADERS }),
+        304: NOT_MODIFIED,
+        ...errors(400, 401, { 404: 'No room the caller may read has this id' }),
+      },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { updated_since: since, user_id: userId, room_id: roomId = GENERAL_ROOM_ID } = request.query
-    if (!await canRead(fastify.pg, request.currentUser?.id ?? null, roomId)) throw httpError(404, 'Room not found')
+    const viewer = request.currentUser?.id ?? null
     const oldest = Math.max(since ?? 0, Math.floor(Date.now() / 1000) - HISTORY_SECONDS)
+    // From memory when the cache can answer (services/api/message-cache.ts), after the same read check.
+    const room = await fastify.messageCache.room(roomId)
+    if (room === null) throw httpError(404, 'Room not found')
+    if (room !== undefined) {
+      if (room.kind !== 'public' && !await canRead(fastify.pg, viewer, roomId)) throw httpError(404, 'Room not found')
+      return replyWithBody(request, reply, room.window.messagesSince(oldest, userId), room.kind)
+    }
+    if (!await canRead(fastify.pg, viewer, roomId)) throw httpError(404, 'Room not found')
+    reply.header('cache-control', 'private, no-cache')
     const { rows } = await fastify.pg.query<MessageRow>({
       name: 'messages-since',
       text: `SELECT ${MESSAGE_COLUMNS} FROM messages
@@ -127,5 +142,30 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     const source = validateMessageSource(request.body.source, config.MESSAGE_MAX_LENGTH)
     const taskId = await queueEditMessage(fastify.pg, request.currentUser!.id, request.params.id, source)
     return replyWithTask(app, request, reply, taskId, true)
+  })
+
+  fastify.delete('/api/messages/:id', {
+    preHandler: fastify.authenticate,
+    schema: {
+      operationId: 'deleteMessage',
+      tags: ['messages'],
+      summary: 'Delete a message',
+      description: 'The author, or the owner of the message\'s room. The message stays as a tombstone (`deleted: true`, empty `source` and `html`, same id and `created_at`, a new `updated_at`), pushed as an update; `GET /api/messages/:id` answers it and search no longer finds it. Deleting a tombstone again is a 204 that changes nothing. A message in a room the caller may not read is a 404, exactly as a missing one.',
+      security: SECURITY.token,
+      params: IdParams,
+      response: {
+        204: noContent('Deleted (or it already was)'),
+        ...errors(...BODY_ERRORS, ...PARAM_ERRORS, {
+          401: TOKEN_REQUIRED,
+          403: 'Neither the message\'s author nor its room\'s owner',
+          404: 'No message the caller may read has this id (one in a private room of others is as missing as one never written)',
+        }),
+      },
+    },
+  }, async (request, reply) => {
+    const outcome = await deleteMessage(fastify.pg, request.currentUser!.id, request.params.id)
+    if (outcome === 'not_found') throw httpError(404, 'Message not found')
+    if (outcome === 'forbidden') throw httpError(403, 'Only the author or the room\'s owner can delete a message')
+    return reply.code(204).send(null)
   })
 }

@@ -5,6 +5,7 @@ import { httpError } from '../../../plugins/errors'
 import { messageJson, roomJson, roomUrl, userJson, type RoomRow } from '../../../lib/models'
 import { addMember, canRead, createRoom, directRoom, getRoom, listMembers, listRooms, markRead, messagePage, removeMember, updateRoom, type MemberChange } from '../../../lib/rooms'
 import { Id, IdParams } from '../schemas'
+import { LIST_HEADERS, ListHeaders, NOT_MODIFIED, replyWithBody } from '../message-cache'
 import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, errors, location, messageRef, noContent, roomRef, userRef } from '../responses'
 
 // One answer for a room that does not exist and one the caller may not read: an outsider learns nothing.
@@ -241,6 +242,7 @@ export default async function rooms (app: FastifyInstance): Promise<void> {
       description: 'The room\'s full history, paged by message id: no cursor gives the newest `limit` messages (1-100, 50 by default), `before` the ones just older than that id, `after` the ones just newer. `_links.older` / `_links.newer` are present only when more messages exist that way. Deleted messages stay as tombstones (empty source and html, `deleted: true`) so clients drop them.',
       security: SECURITY.optionalToken,
       params: IdParams,
+      headers: ListHeaders,
       querystring: Type.Object({
         before: Type.Optional(Id),
         after: Type.Optional(Id),
@@ -253,15 +255,24 @@ export default async function rooms (app: FastifyInstance): Promise<void> {
             older: Type.Optional(Type.String({ description: 'The next page back in time' })),
             newer: Type.Optional(Type.String({ description: 'The next page forward in time' })),
           }),
-        }, { description: 'The page, ordered by id' }),
+        }, { description: 'The page, ordered by id', headers: LIST_HEADERS }),
+        304: NOT_MODIFIED,
         ...errors(...PARAM_ERRORS, 401, { 400: 'Invalid request: a bad limit or cursor, or both before and after', 404: NO_ROOM }),
       },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { before, after, limit = DEFAULT_PAGE } = request.query
     if (before !== undefined && after !== undefined) throw httpError(400, 'Invalid request: give before or after, not both')
     const roomId = request.params.id
+    // The newest page from memory when the cache can answer (services/api/message-cache.ts), after the same read check.
+    const room = before === undefined && after === undefined ? await fastify.messageCache.room(roomId) : undefined
+    if (room === null) throw httpError(404, ROOM_NOT_FOUND)
+    if (room !== undefined) {
+      if (room.kind !== 'public') await mustRead(viewerOf(request), roomId)
+      return replyWithBody(request, reply, room.window.newestPage(limit), room.kind)
+    }
     await mustRead(viewerOf(request), roomId)
+    reply.header('cache-control', 'private, no-cache')
     const page = await messagePage(db, roomId, { before, after, limit })
     const link = (cursor: string): string => `${roomUrl(roomId)}/messages?${cursor}&limit=${limit}`
     return {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { Type } from 'typebox'
 import { SECURITY, errors } from '../responses'
 import { PROJECT_ROOT } from '../../../lib/project-root'
+import { NICKNAME_PATTERN } from '../../../lib/models'
 
 export const PUBLIC_DIR = join(PROJECT_ROOT, 'services', 'api', 'public')
 export const CLIENT_BUNDLE = join(PUBLIC_DIR, 'dist', 'app.js')
@@ -25,7 +26,7 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ')
 
-// The web client: the chat page at `/`, its assets, and where its push socket is.
+// The web client: the chat page at `/`, its assets, where its push socket is and the input rules.
 export default async function web (fastify: FastifyInstance): Promise<void> {
   if (!existsSync(CLIENT_BUNDLE)) {
     fastify.log.warn(`web client not built (${CLIENT_BUNDLE} is missing): run \`node scripts/build-client.mjs\``)
@@ -37,20 +38,23 @@ export default async function web (fastify: FastifyInstance): Promise<void> {
     schema: {
       operationId: 'getClientConfig',
       tags: ['service'],
-      summary: 'Settings for the web client: where its push socket is',
+      summary: 'Settings for the web client: where its push socket is, and the rules it checks before sending',
       security: SECURITY.none,
       response: {
         ...errors(),
         200: Type.Object({
           push_url: Type.Union([Type.String(), Type.Null()], { description: 'ws(s) URL or same-origin path; null: the page host on push_port at /ws' }),
           push_port: Type.Integer(),
-        }, { description: 'Where the page connects its socket' }),
+          message_max_length: Type.Integer({ description: 'the longest message source the server takes, in UTF-16 code units' }),
+          nickname_pattern: Type.String({ description: 'the nickname rule, a regular expression with the u flag' }),
+        }, { description: 'Where the page connects its socket, and the limits it shows before sending' }),
       },
     },
   }, async (_request, reply) => {
     reply.header('cache-control', 'no-store')
-    const { PUSH_PUBLIC_URL, PUSH_PORT } = fastify.config
-    return { push_url: PUSH_PUBLIC_URL === '' ? null : PUSH_PUBLIC_URL, push_port: PUSH_PORT }
+    const { PUSH_PUBLIC_URL, PUSH_PORT, MESSAGE_MAX_LENGTH } = fastify.config
+    // The same constants the routes check, so the page's rules never drift from the server's.
+    return { push_url: PUSH_PUBLIC_URL === '' ? null : PUSH_PUBLIC_URL, push_port: PUSH_PORT, message_max_length: MESSAGE_MAX_LENGTH, nickname_pattern: NICKNAME_PATTERN }
   })
 
   await fastify.register(fastifyStatic, {

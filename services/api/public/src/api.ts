@@ -1,4 +1,4 @@
-import type { ClientConfig, Message, User } from './types'
+import type { ClientConfig, Message, MessagePage, Room, SearchResult, User } from './types'
 
 // A REST failure, with the server's `{error}` message.
 export class ApiError extends Error {
@@ -59,27 +59,56 @@ export class Api {
 
   user (id: number): Promise<User> { return this.json(`/api/users/${id}`) }
 
-  async users (updatedSince?: number): Promise<User[]> {
-    const query = updatedSince === undefined ? '' : `?updated_since=${updatedSince}`
-    return (await this.json<{ users: User[] }>(`/api/users${query}`)).users
+  async users (): Promise<User[]> { return (await this.json<{ users: User[] }>('/api/users')).users }
+
+  async rooms (): Promise<Room[]> { return (await this.json<{ rooms: Room[] }>('/api/rooms')).rooms }
+
+  room (id: number): Promise<Room> { return this.json(`/api/rooms/${id}`) }
+
+  createRoom (name: string, topic: string, isPrivate: boolean): Promise<Room> {
+    return this.json('/api/rooms', { method: 'POST', body: { name, topic, private: isPrivate } })
   }
 
-  async messages (updatedSince?: number): Promise<Message[]> {
-    const query = updatedSince === undefined ? '' : `?updated_since=${updatedSince}`
-    return (await this.json<{ messages: Message[] }>(`/api/messages${query}`)).messages
+  async members (roomId: number): Promise<User[]> { return (await this.json<{ users: User[] }>(`/api/rooms/${roomId}/members`)).users }
+
+  async addMember (roomId: number, userId: number): Promise<void> { await this.request(`/api/rooms/${roomId}/members/${userId}`, { method: 'PUT' }) }
+
+  async removeMember (roomId: number, userId: number): Promise<void> { await this.request(`/api/rooms/${roomId}/members/${userId}`, { method: 'DELETE' }) }
+
+  direct (userId: number): Promise<Room> { return this.json(`/api/users/${userId}/direct`, { method: 'POST' }) }
+
+  // One page of a room's history: the newest, or just before / after a message id.
+  page (roomId: number, cursor: { before?: number, after?: number } = {}, limit = 50): Promise<MessagePage> {
+    const query = new URLSearchParams({ limit: String(limit) })
+    if (cursor.before !== undefined) query.set('before', String(cursor.before))
+    if (cursor.after !== undefined) query.set('after', String(cursor.after))
+    return this.json(`/api/rooms/${roomId}/messages?${query}`)
+  }
+
+  async markRead (roomId: number, messageId: number): Promise<void> {
+    await this.request(`/api/rooms/${roomId}/read`, { method: 'PUT', body: { message_id: messageId } })
+  }
+
+  async search (q: string): Promise<SearchResult[]> {
+    return (await this.json<{ results: SearchResult[] }>(`/api/search?${new URLSearchParams({ q, limit: '20' })}`)).results
   }
 
   message (id: number): Promise<Message> { return this.json(`/api/messages/${id}`) }
 
   // Posts through the worker and waits (up to 10 s) for the stored message.
-  async postMessage (source: string): Promise<Message | null> {
-    const res = await this.request('/api/messages', { method: 'POST', body: { source }, headers: { prefer: 'wait=10' } })
+  async postMessage (roomId: number, source: string): Promise<Message | null> {
+    const res = await this.request(`/api/rooms/${roomId}/messages`, { method: 'POST', body: { source }, headers: { prefer: 'wait=10' } })
     return this.finished(res)
   }
 
   // Edits through the worker; the new version also arrives over the socket.
   async editMessage (id: number, source: string): Promise<void> {
     const res = await this.request(`/api/messages/${id}`, { method: 'PUT', body: { source }, headers: { prefer: 'wait=10' } })
+    await this.finished(res)
+  }
+
+  async deleteMessage (id: number): Promise<void> {
+    const res = await this.request(`/api/messages/${id}`, { method: 'DELETE', headers: { prefer: 'wait=10' } })
     await this.finished(res)
   }
 

@@ -17,11 +17,11 @@ export function h<K extends keyof HTMLElementTagNameMap> (
   return el
 }
 
-// What the server's sanitiser lets through (services/worker/render.ts), plus the
-// link preview's blockquote and paragraphs. The server already sanitised the HTML;
+// What the server's sanitiser lets through (services/worker/render.ts): inline tags, the
+// blocks of block Markdown, the link preview's blockquote, and search snippets' mark. The server already sanitised the HTML;
 // this second pass only makes sure nothing else can run even if that ever slipped.
-const ALLOWED_TAGS = new Set(['A', 'ABBR', 'ACRONYM', 'B', 'BLOCKQUOTE', 'BR', 'CODE', 'EM', 'I', 'P', 'STRONG'])
-const ALLOWED_ATTRIBUTES: Record<string, string[]> = { A: ['href', 'title'], ABBR: ['title'], ACRONYM: ['title'] }
+const ALLOWED_TAGS = new Set(['A', 'ABBR', 'ACRONYM', 'B', 'BLOCKQUOTE', 'BR', 'CODE', 'DEL', 'EM', 'I', 'LI', 'MARK', 'OL', 'P', 'PRE', 'STRONG', 'UL'])
+const ALLOWED_ATTRIBUTES: Record<string, string[]> = { A: ['href', 'title'], ABBR: ['title'], ACRONYM: ['title'], OL: ['start'] }
 const SAFE_URL = /^(?:https?:|mailto:)/i
 
 export function trustedHtml (html: string): DocumentFragment {
@@ -56,14 +56,21 @@ function clean (parent: ParentNode): void {
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' })
-const dayTimeFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' })
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' })
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })
 
-// Today's messages show the time; older ones (at most a day, the API's window) the weekday too.
+// The time of day; the date is on the day separator above, and in the tooltip.
 export function timeElement (unixSeconds: number): HTMLTimeElement {
   const date = new Date(unixSeconds * 1000)
-  const today = date.toDateString() === new Date().toDateString()
-  return h('time', { datetime: date.toISOString(), title: dateTimeFormat.format(date) }, (today ? timeFormat : dayTimeFormat).format(date))
+  return h('time', { datetime: date.toISOString(), title: dateTimeFormat.format(date) }, timeFormat.format(date))
+}
+
+export function dayLabel (unixSeconds: number): string {
+  const date = new Date(unixSeconds * 1000)
+  const today = new Date()
+  if (date.toDateString() === today.toDateString()) return 'Today'
+  if (date.toDateString() === new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1).toDateString()) return 'Yesterday'
+  return dayFormat.format(date)
 }
 
 // The user id a token was issued to (its `sub` claim); the server still checks the token.

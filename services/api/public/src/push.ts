@@ -59,15 +59,21 @@ export class PushSocket {
   }
 
   // Sends a post over the socket; resolves with the task URL once acknowledged.
-  post (source: string): Promise<string | null> {
+  post (source: string, roomId: number): Promise<string | null> {
     const socket = this.socket
     if (socket === null || socket.readyState !== WebSocket.OPEN || this.token === null) return Promise.reject(new Error('socket not open'))
     const ref = crypto.randomUUID()
     return new Promise((resolve, reject) => {
       const timer = window.setTimeout(() => this.settle(ref, new Error('no acknowledgement')), ACK_TIMEOUT_MS)
       this.pending.set(ref, { resolve, reject, timer })
-      socket.send(JSON.stringify({ type: 'post_message', token: this.token, source, ref }))
+      socket.send(JSON.stringify({ type: 'post_message', token: this.token, source, room_id: roomId, ref }))
     })
+  }
+
+  // Tells the room's other readers we are typing; the server drops repeats within 3 s.
+  typing (roomId: number): void {
+    if (this.socket?.readyState !== WebSocket.OPEN || this.token === null) return
+    this.socket.send(JSON.stringify({ type: 'typing', token: this.token, room_id: roomId }))
   }
 
   private connect (): void {
@@ -76,6 +82,8 @@ export class PushSocket {
     const resumed = this.lastSeq !== null
     const url = new URL(this.options.url)
     if (resumed) url.searchParams.set('since', String(this.lastSeq))
+    // auth=1: the replay waits for our ping_user, so it includes our private and direct rooms.
+    if (resumed && this.token !== null) url.searchParams.set('auth', '1')
     this.options.onState('connecting')
     let socket: WebSocket
     try {

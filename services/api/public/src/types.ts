@@ -1,32 +1,32 @@
-// The server's JSON forms (see lib/models.ts and docs/API.md), as the page uses them.
-export interface User {
-  id: number
-  created_at: number
-  updated_at: number
-  nickname: string
-  last_seen_at: number
-  online: boolean
-}
+// The server's JSON forms come from lib/models.ts (type-only: esbuild erases the import).
+import type { MembershipJson, MessageJson, RoomJson, UserJson } from '../../../../lib/models'
 
-export interface Message {
-  id: number
-  created_at: number
-  updated_at: number
-  source: string
-  html: string
-  user_id: number
-  room_id: number
-}
+export type User = UserJson
+export type Message = MessageJson
+export type Room = RoomJson
+export type Membership = MembershipJson
 
+// GET /api/client-config (services/api/routes/web.ts).
 export interface ClientConfig {
   push_url: string | null
   push_port: number
+  message_max_length: number
+  nickname_pattern: string
 }
+
+export interface MessagePage { messages: Message[], _links: { older?: string, newer?: string } }
+export interface SearchResult { message: Message, snippet: string }
+
+export type ModelFrame =
+  | { type: 'updated_model', seq: number, class: 'User', model: User }
+  | { type: 'updated_model', seq: number, class: 'Message', model: Message }
+  | { type: 'updated_model', seq: number, class: 'Room', model: Room }
+  | { type: 'updated_model', seq: number, class: 'Membership', model: Membership }
 
 // Frames the push service sends.
 export type ServerFrame =
-  | { type: 'updated_model', seq: number, class: 'User', model: User }
-  | { type: 'updated_model', seq: number, class: 'Message', model: Message }
+  | ModelFrame
+  | { type: 'typing', room_id: number, user_id: number }
   | { type: 'reset' }
   | { type: 'ack', ref: string, task?: string }
   | { type: 'error', ref?: string, error: string }
