@@ -20,6 +20,8 @@ export class Notifications {
   private readonly channels = new Map<string, Set<Subscriber>>()
   // Channels the current client listens to.
   private readonly listening = new Set<string>()
+  // The current client's queries, one at a time (pg 9 refuses a query sent while another runs).
+  private queries: Promise<unknown> = Promise.resolve()
 
   private readonly retryMs: number
   private readonly checkMs: number
@@ -70,6 +72,7 @@ export class Notifications {
     const next = new pg.Client({ connectionString: this.databaseUrl, keepAlive: true, keepAliveInitialDelayMillis: 10_000 })
     this.client = next
     this.listening.clear()
+    this.queries = Promise.resolve()
     next.on('notification', (msg) => {
       for (const subscriber of [...this.channels.get(msg.channel) ?? []]) this.call(() => subscriber.onNotification(msg.payload ?? ''))
     })
@@ -88,8 +91,14 @@ export class Notifications {
 
   private async listenTo (client: pg.Client, channel: string): Promise<void> {
     if (this.listening.has(channel)) return
-    await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
+    await this.query(client, `LISTEN ${pg.escapeIdentifier(channel)}`)
     if (this.client === client) this.listening.add(channel)
+  }
+
+  private query (client: pg.Client, text: string): Promise<unknown> {
+    const result = this.queries.then(() => client.query(text))
+    this.queries = result.catch(() => {})
+    return result
   }
 
   // A query unanswered within checkMs means the connection is dead, however quiet it stayed.
@@ -102,7 +111,7 @@ export class Notifications {
       timer = setTimeout(() => reject(new Error(`LISTEN connection did not answer within ${this.checkMs} ms`)), this.checkMs)
       timer.unref()
     })
-    Promise.race([client.query('SELECT 1'), silent])
+    Promise.race([this.query(client, 'SELECT 1'), silent])
       .catch((err: Error) => this.retry(client, err))
       .finally(() => {
         clearTimeout(timer)

@@ -5,6 +5,29 @@ import { TASKS_CHANNEL } from './tasks'
 
 // The messages table (full-text search is search.ts).
 
+// A message row with its updated_at to the microsecond, which orders the lists (the JSON has seconds).
+export type TimedRow = MessageRow & { micros: string }
+const TIMED_COLUMNS = `${MESSAGE_COLUMNS}, (extract(epoch FROM updated_at) * 1000000)::bigint::text AS micros`
+
+// A room's newest `newest` messages by id and those updated after `since` (unix seconds), each part
+// through its index; `floor` is the lowest id of the first part (null: the room has fewer).
+export async function recentMessages (db: Db, roomId: number, newest: number, since: number): Promise<Array<TimedRow & { floor: number | null }>> {
+  const { rows } = await db.query<TimedRow & { floor: number | null }>({
+    name: 'messages-recent',
+    text: `WITH floor AS (SELECT id FROM messages WHERE room_id = $1 ORDER BY id DESC OFFSET $3 LIMIT 1)
+           SELECT ${TIMED_COLUMNS}, (SELECT id FROM floor) AS floor FROM messages WHERE room_id = $1 AND id >= COALESCE((SELECT id FROM floor), 0)
+           UNION SELECT ${TIMED_COLUMNS}, (SELECT id FROM floor) FROM messages WHERE updated_at > to_timestamp($2) AND room_id = $1`,
+    values: [roomId, since, newest - 1],
+  })
+  return rows
+}
+
+// These messages as they are now (a deleted one as its tombstone row; a missing id is absent).
+export async function timedMessages (db: Db, ids: number[]): Promise<TimedRow[]> {
+  const { rows } = await db.query<TimedRow>({ name: 'messages-timed', text: `SELECT ${TIMED_COLUMNS} FROM messages WHERE id = ANY($1::int[])`, values: [ids] })
+  return rows
+}
+
 // A room's messages updated after `since` (unix seconds), optionally one author's, oldest update first.
 export async function messagesSince (db: Db, roomId: number, since: number, userId: number | null): Promise<MessageRow[]> {
   const { rows } = await db.query<MessageRow>({
@@ -27,11 +50,11 @@ export async function readableMessage (db: Db, id: number, viewer: number | null
   return rows[0] ?? null
 }
 
-// The author of a message the viewer may read; null otherwise.
-export async function readableMessageAuthor (db: Db, id: number, viewer: number | null): Promise<number | null> {
+// The author of a message the viewer may read and that is not deleted (a tombstone cannot be edited); null otherwise.
+export async function editableMessageAuthor (db: Db, id: number, viewer: number | null): Promise<number | null> {
   const { rows } = await db.query<{ userId: number }>({
-    name: 'messages-readable-author',
-    text: `SELECT user_id AS "userId" FROM messages WHERE id = $1 AND ${readableBy('messages.room_id', '$2::int')}`,
+    name: 'messages-editable-author',
+    text: `SELECT user_id AS "userId" FROM messages WHERE id = $1 AND NOT deleted AND ${readableBy('messages.room_id', '$2::int')}`,
     values: [id, viewer],
   })
   return rows[0]?.userId ?? null

@@ -48,6 +48,12 @@ export async function getRoom (db: Db, viewer: number | null, roomId: number): P
   return rows[0] ?? null
 }
 
+// A room's kind, whoever asks (null: no such room); it never changes once made.
+export async function roomKind (db: Db, roomId: number): Promise<RoomKind | null> {
+  const { rows } = await db.query<{ kind: RoomKind }>({ name: 'rooms-kind', text: 'SELECT kind FROM rooms WHERE id = $1', values: [roomId] })
+  return rows[0]?.kind ?? null
+}
+
 export async function canRead (db: Db, viewer: number | null, roomId: number): Promise<boolean> {
   const { rowCount } = await db.query({ ...CAN_READ, values: [viewer, roomId] })
   return rowCount !== null && rowCount > 0

@@ -3,22 +3,14 @@ import { Type } from 'typebox'
 import type pg from 'pg'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { EVENTS_CHANNEL } from '../../lib/events'
-import { MESSAGE_COLUMNS, type RoomKind } from '../../lib/models'
+import type { RoomKind } from '../../lib/models'
+import { recentMessages, timedMessages } from '../../lib/queries/messages'
+import { roomKind } from '../../lib/queries/rooms'
 import type { Notifications } from '../../plugins/notifications'
 import { EventStream } from '../push/stream'
 import { newestEventSeq } from '../push/replay'
 import type { EventFrame } from '../push/frames'
-import { HISTORY_SECONDS, NEWEST_HELD, RoomWindow, type Body, type TimedRow } from './message-window'
-
-const TIMED_COLUMNS = `${MESSAGE_COLUMNS}, (extract(epoch FROM updated_at) * 1000000)::bigint::text AS micros`
-// A room's window: its newest NEWEST_HELD messages by id and those updated after $2 (each part through its index).
-const LOAD_ROOM = {
-  name: 'message-cache-load',
-  text: `WITH floor AS (SELECT id FROM messages WHERE room_id = $1 ORDER BY id DESC OFFSET ${NEWEST_HELD - 1} LIMIT 1)
-         SELECT ${TIMED_COLUMNS}, (SELECT id FROM floor) AS floor FROM messages WHERE room_id = $1 AND id >= COALESCE((SELECT id FROM floor), 0)
-         UNION SELECT ${TIMED_COLUMNS}, (SELECT id FROM floor) FROM messages WHERE updated_at > to_timestamp($2) AND room_id = $1`,
-}
-const REREAD = { name: 'message-cache-reread', text: `SELECT ${TIMED_COLUMNS} FROM messages WHERE id = ANY($1::int[])` }
+import { HISTORY_SECONDS, NEWEST_HELD, RoomWindow, type Body } from './message-window'
 
 // Loaded rooms kept, and their messages' JSON bytes in all: the least recently read go first.
 const MAX_ROOMS = 200
@@ -120,16 +112,16 @@ export class MessageCache {
   private async load (roomId: number): Promise<Room | null> {
     const held = this.rooms.get(roomId)
     if (held !== undefined) return held
-    const kinds = await this.pool.query<{ kind: RoomKind }>({ name: 'message-cache-room', text: 'SELECT kind FROM rooms WHERE id = $1', values: [roomId] })
-    if (kinds.rows.length === 0) return null
+    const kind = await roomKind(this.pool, roomId)
+    if (kind === null) return null
     // Events taken from now on are re-read after the snapshot; earlier ones committed before it.
     this.loading.add(roomId)
     try {
       const since = Math.floor(Date.now() / 1000) - HISTORY_SECONDS - 60
-      const { rows } = await this.pool.query<TimedRow & { floor: number | null }>({ ...LOAD_ROOM, values: [roomId, since] })
+      const rows = await recentMessages(this.pool, roomId, NEWEST_HELD, since)
       const window = new RoomWindow(roomId, since * 1e6, rows[0]?.floor ?? 0, this.appliedSeq)
       for (const row of rows) window.put(row)
-      const room = { kind: kinds.rows[0].kind, window }
+      const room = { kind, window }
       this.rooms.set(roomId, room)
       this.evict()
       return room
@@ -165,7 +157,7 @@ export class MessageCache {
     const changed = this.pending
     this.pending = new Map()
     if (changed.size > 0) {
-      const { rows } = await this.pool.query<TimedRow>({ ...REREAD, values: [[...changed.keys()]] })
+      const rows = await timedMessages(this.pool, [...changed.keys()])
       for (const row of rows) {
         const window = this.rooms.get(row.roomId)?.window
         if (window === undefined) continue

@@ -1,4 +1,5 @@
-import { messageJson, roomUrl, type MessageRow } from '../../lib/models'
+import { messageJson, roomUrl } from '../../lib/models'
+import type { TimedRow } from '../../lib/queries/messages'
 
 // Lists never reach further back than this (the original app's rule).
 export const HISTORY_SECONDS = 24 * 60 * 60
@@ -6,8 +7,6 @@ export const HISTORY_SECONDS = 24 * 60 * 60
 export const NEWEST_HELD = 101
 const MAX_PAGE_SIZES = 4
 
-// A message row with its updated_at to the microsecond, which orders the list (the JSON has seconds).
-export type TimedRow = MessageRow & { micros: string }
 
 interface Entry { id: number, userId: number, micros: number, json: string }
 

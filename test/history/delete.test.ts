@@ -63,6 +63,14 @@ t.test('who may delete: the author and the room\'s owner (204); another reader 4
   t.equal((await del(app, reader, p1)).statusCode, 403, 'a tombstone is still not the reader\'s to delete')
   t.same(shape(await del(app, outsider, p1)), shape(missing), 'nor visible to an outsider')
   t.same(await snapshot(pool), deleted, 'a repeated delete changes and publishes nothing')
+  // An edit of a tombstone is refused at once, as for a message that is gone, with nothing queued.
+  const tasksBefore = await count(pool, 'SELECT count(*) FROM tasks')
+  for (const id of [p1, o1, g1, d1]) {
+    const edit = await app.inject({ method: 'PUT', url: `/api/messages/${id}`, headers: author.auth, payload: { source: 'back' } })
+    t.same({ status: edit.statusCode, body: edit.json() }, { status: 404, body: { error: 'Message not found' } }, `editing tombstone ${id}: 404 at once`)
+  }
+  t.equal(await count(pool, 'SELECT count(*) FROM tasks'), tasksBefore, 'no edit task queued')
+  t.same(await snapshot(pool), deleted, 'and nothing changed')
 
   // An author removed from the private room may no longer read it: as missing as any other message there.
   await app.inject({ method: 'DELETE', url: `/api/rooms/${priv.id}/members/${author.id}`, headers: owner.auth })

@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
-import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../../lib/models'
+import { messageJson } from '../../../lib/models'
+import { editableMessageAuthor, messagesSince, readableMessage } from '../../../lib/queries/messages'
 import { queueEditMessage, queueRoomPost, validateMessageSource } from '../../../lib/tasks'
-import { GENERAL_ROOM_ID, canRead, readableBy } from '../../../lib/rooms'
+import { GENERAL_ROOM_ID, canRead } from '../../../lib/rooms'
 import { Id, IdParams, UnixTime } from '../schemas'
 import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, editTaskResponses, errors, messageRef, noContent, postTaskResponses } from '../responses'
 import { deleteMessage } from '../../../lib/message-delete'
@@ -87,14 +88,7 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     }
     if (!await canRead(fastify.pg, viewer, roomId)) throw httpError(404, 'Room not found')
     reply.header('cache-control', 'private, no-cache')
-    const { rows } = await fastify.pg.query<MessageRow>({
-      name: 'messages-since',
-      text: `SELECT ${MESSAGE_COLUMNS} FROM messages
-             WHERE updated_at > to_timestamp($1) AND ($2::int IS NULL OR user_id = $2::int) AND room_id = $3
-             ORDER BY updated_at, id`,
-      values: [oldest, userId ?? null, roomId],
-    })
-    return { messages: rows.map(messageJson) }
+    return { messages: (await messagesSince(fastify.pg, roomId, oldest, userId ?? null)).map(messageJson) }
   })
 
   fastify.get('/api/messages/:id', {
@@ -109,13 +103,9 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     },
   }, async (request) => {
     // A message of a room the caller may not read is exactly as absent as one never written.
-    const { rows } = await fastify.pg.query<MessageRow>({
-      name: 'message-by-id',
-      text: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND ${readableBy('messages.room_id', '$2::int')}`,
-      values: [request.params.id, request.currentUser?.id ?? null],
-    })
-    if (rows.length === 0) throw httpError(404, 'Message not found')
-    return messageJson(rows[0])
+    const message = await readableMessage(fastify.pg, request.params.id, request.currentUser?.id ?? null)
+    if (message === null) throw httpError(404, 'Message not found')
+    return messageJson(message)
   })
 
   fastify.put('/api/messages/:id', {
@@ -132,13 +122,9 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       response: editTaskResponses,
     },
   }, async (request, reply) => {
-    const { rows } = await fastify.pg.query<{ userId: number }>({
-      name: 'message-author',
-      text: `SELECT user_id AS "userId" FROM messages WHERE id = $1 AND ${readableBy('messages.room_id', '$2::int')}`,
-      values: [request.params.id, request.currentUser!.id],
-    })
-    if (rows.length === 0) throw httpError(404, 'Message not found')
-    if (rows[0].userId !== request.currentUser!.id) throw httpError(403, 'You can only edit your own messages')
+    const author = await editableMessageAuthor(fastify.pg, request.params.id, request.currentUser!.id)
+    if (author === null) throw httpError(404, 'Message not found')
+    if (author !== request.currentUser!.id) throw httpError(403, 'You can only edit your own messages')
     const source = validateMessageSource(request.body.source, config.MESSAGE_MAX_LENGTH)
     const taskId = await queueEditMessage(fastify.pg, request.currentUser!.id, request.params.id, source)
     return replyWithTask(app, request, reply, taskId, true)
