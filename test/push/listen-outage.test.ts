@@ -1,5 +1,5 @@
-import t, { type Test } from 'tap'
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
+import t from 'tap'
+import { faultyRelay } from '../support/net'
 import { buildTestApi, createUser, listeningBackends, testEnv, testPool, waitFor } from '../helper'
 import { addMember, createRoom } from '../rooms/helper'
 import { startTestPush } from './helper'
@@ -7,42 +7,13 @@ import { postInRoom, socketAs } from './rooms-helper'
 
 const GENERAL = 1
 
-// A TCP relay to the database that can refuse new connections while those it holds go on, so the
-// push's LISTEN connection, once killed, stays away until the test lets it back.
-async function gate (t: Test, url: string): Promise<{ url: string, close: () => void, open: () => void, refused: () => number }> {
-  const target = new URL(url)
-  const sockets = new Set<Socket>()
-  let closed = false
-  let refused = 0
-  const server = createServer((inbound) => {
-    if (closed) {
-      refused++
-      inbound.destroy()
-      return
-    }
-    const outbound = connect(Number(target.port), target.hostname)
-    inbound.pipe(outbound).pipe(inbound)
-    for (const [a, b] of [[inbound, outbound], [outbound, inbound]]) {
-      sockets.add(a)
-      a.on('error', () => b.destroy())
-      a.on('close', () => { b.destroy(); sockets.delete(a) })
-    }
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { for (const socket of sockets) socket.destroy(); server.close() })
-  const relayed = new URL(url)
-  relayed.hostname = '127.0.0.1'
-  relayed.port = String((server.address() as AddressInfo).port)
-  return { url: relayed.toString(), close: () => { closed = true }, open: () => { closed = false }, refused: () => refused }
-}
-
 // Rule: an announcement missed while the push's LISTEN connection was down still takes effect: after
 // the reconnect, nothing private flows to a socket whose token was revoked (or whose user was removed
 // from the room) during the gap, neither the events of the gap nor later ones.
 for (const what of ['token revoked', 'member removed'] as const) {
   t.test(`after a LISTEN outage in which a ${what === 'token revoked' ? 'token was revoked' : 'member was removed'}, nothing private flows`, async (t) => {
     const api = await buildTestApi(t)
-    const relay = await gate(t, String((await testEnv(t)).DATABASE_URL))
+    const relay = await faultyRelay(t, String((await testEnv(t)).DATABASE_URL))
     const push = await startTestPush(t, { DATABASE_URL: relay.url })
     const pool = await testPool(t)
     const [alice, bob] = [await createUser(api), await createUser(api)]
@@ -56,7 +27,7 @@ for (const what of ['token revoked', 'member removed'] as const) {
 
     const listeners = await listeningBackends(pool)
     t.ok(listeners.length >= 2, 'the api and the push listen')
-    relay.close()
+    relay.refuse()
     await pool.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [listeners])
     // The push tried to listen again, and could not.
     await waitFor(async () => relay.refused() > 0, 15000, 'the push to try reconnecting')
@@ -66,7 +37,7 @@ for (const what of ['token revoked', 'member removed'] as const) {
       t.equal((await api.inject({ method: 'DELETE', url: `/api/rooms/${room.id}/members/${alice.id}`, headers: bob.auth })).statusCode, 204)
     }
     const inGap = await postInRoom(api.pg, room.id, bob.id, 'in the gap')
-    relay.open()
+    relay.admit()
     await waitFor(async () => (await listeningBackends(pool)).length >= listeners.length, 15000, 'the listeners to reconnect')
     const after = await postInRoom(api.pg, room.id, bob.id, 'after')
     const fence = await postInRoom(api.pg, GENERAL, bob.id, 'fence')

@@ -34,13 +34,24 @@ export interface Relay {
   mend: () => Promise<void>
   // Closes every connection.
   drop: () => void
+  // New connections are closed at once (and counted) while the open ones go on; `admit` lets them through again.
+  refuse: () => void
+  admit: () => void
+  refused: () => number
 }
 
 // A TCP relay to a database that can fail the way a network does; closed when the test ends.
 export async function faultyRelay (t: { teardown: (fn: () => void) => void }, url: string): Promise<Relay> {
   const target = new URL(url)
   const sockets = new Set<Socket>()
+  let refusing = false
+  let refused = 0
   const onConnection = (inbound: Socket): void => {
+    if (refusing) {
+      refused++
+      inbound.destroy()
+      return
+    }
     const outbound = connect(Number(target.port), target.hostname)
     inbound.pipe(outbound).pipe(inbound)
     for (const [a, b] of [[inbound, outbound], [outbound, inbound]]) {
@@ -72,5 +83,8 @@ export async function faultyRelay (t: { teardown: (fn: () => void) => void }, ur
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
     },
     drop,
+    refuse: () => { refusing = true },
+    admit: () => { refusing = false },
+    refused: () => refused,
   }
 }
