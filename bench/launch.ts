@@ -98,7 +98,7 @@ export async function startSystem (shape: Shape, databaseUrl: string): Promise<S
   const [apiPort, pushPort] = [await freePort(), await freePort()]
   const env = serviceEnv(databaseUrl, { API_PORT: String(apiPort), PUSH_PORT: String(pushPort) })
   const processes = shape === 'procfile'
-    ? (['api', 'worker', 'push'] as const).map((name) => launch(name, [compiled(`services/${name}/server.js`)], env))
+    ? (['api', 'worker', 'push'] as const).map((name) => launch(name, [...procfileFlags(name), compiled(`services/${name}/server.js`)], env))
     : [launch('npm start', tsx('scripts/start.ts'), env)]
   const system: System = {
     shape,
@@ -121,6 +121,13 @@ export async function startSystem (shape: Shape, databaseUrl: string): Promise<S
     throw err
   }
   return system
+}
+
+// The node options of the Procfile's line for a process (`exec node --flag... dist/...`), so the bench runs it as deployed.
+function procfileFlags (name: string): string[] {
+  const line = readFileSync(resolve(ROOT, 'Procfile'), 'utf8').split('\n').find((l) => l.startsWith(`${name}:`))
+  const words = line?.slice(name.length + 1).trim().split(/\s+/) ?? []
+  return words.slice(words.indexOf('node') + 1, -1)
 }
 
 let warned = false

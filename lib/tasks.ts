@@ -1,12 +1,15 @@
+import pg from 'pg'
 import { httpError } from '../plugins/errors'
 import type { Db } from './db'
 import { isUuid } from './models'
-import { queueTask, taskById, type TaskRow } from './queries/tasks'
+import { insertTask, newTask, taskById, type TaskRow } from './queries/tasks'
+import { taskBatcher } from './task-batcher'
 import { GENERAL_ROOM_ID, enterToPost } from './rooms'
 import { MAX_MARKDOWN_NESTING, markdownNesting } from './markdown-nesting'
 
 // Asynchronous requests (202 + Location): a `tasks` row per request, and a graphile-worker
 // job that ends it by storing the final response (lib/queries/tasks.ts writes both at once).
+// On the pool, the tasks queued at the same moment commit together (lib/task-batcher.ts).
 
 export { TASKS_CHANNEL, TASK_MAX_ATTEMPTS, type TaskRow } from './queries/tasks'
 
@@ -53,6 +56,13 @@ export function queueEditMessage (db: Db, userId: number, messageId: number, sou
 // Null for an id that is not a UUID, as for a missing task.
 export async function readTask (db: Db, id: string): Promise<TaskRow | null> {
   return isUuid(id) ? taskById(db, id) : null
+}
+
+// Records a task and its job; resolves once both committed (or, on a client, once written in its transaction).
+async function queueTask (db: Db, userId: number, kind: string, messageId: number | null, payload: object): Promise<string> {
+  const task = newTask(userId, kind, messageId, payload)
+  await (db instanceof pg.Pool ? taskBatcher(db).queue(task) : insertTask(db, task))
+  return task.id
 }
 
 export const isFinished = (task: TaskRow): boolean => task.status === 'done' || task.status === 'failed'

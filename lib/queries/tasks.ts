@@ -12,11 +12,36 @@ const QUEUE_TASK = `WITH task AS (
     INSERT INTO tasks (id, user_id, kind, message_id) VALUES ($1::uuid, $2::int, $3::varchar, $4::int) RETURNING id)
   SELECT graphile_worker.add_job($3::text, $5::json, max_attempts => ${TASK_MAX_ATTEMPTS}) FROM task`
 
-// A task of `kind` (also its job's task identifier) whose job gets `payload` plus the task's id; returns the id.
-export async function queueTask (db: Db, userId: number, kind: string, messageId: number | null, payload: object): Promise<string> {
+export interface NewTask { id: string, userId: number, kind: string, messageId: number | null, payload: string }
+
+// A task of `kind` (also its job's task identifier) whose job gets `payload` plus the task's id.
+export function newTask (userId: number, kind: string, messageId: number | null, payload: object): NewTask {
   const id = randomUUID()
-  await db.query(QUEUE_TASK, [id, userId, kind, messageId, JSON.stringify({ taskId: id, ...payload })])
-  return id
+  return { id, userId, kind, messageId, payload: JSON.stringify({ taskId: id, ...payload }) }
+}
+
+// One task and its job, in the caller's statement (or transaction).
+export async function insertTask (db: Db, task: NewTask): Promise<void> {
+  await db.query(QUEUE_TASK, [task.id, task.userId, task.kind, task.messageId, task.payload])
+}
+
+// Many tasks and their jobs in one statement (so one commit), through graphile-worker's add_jobs:
+// one call and one NOTIFY for them all; the jobs are inserted in the tasks' order.
+const QUEUE_TASKS = {
+  name: 'queue-tasks',
+  text: `WITH spec AS (
+      SELECT * FROM unnest($1::uuid[], $2::int[], $3::varchar[], $4::int[], $5::json[]) WITH ORDINALITY AS s(id, user_id, kind, message_id, payload, n)),
+    task AS (INSERT INTO tasks (id, user_id, kind, message_id) SELECT id, user_id, kind, message_id FROM spec ORDER BY n RETURNING id)
+    SELECT count(*) FROM graphile_worker.add_jobs(ARRAY(
+      SELECT (spec.kind, spec.payload, NULL, NULL, ${TASK_MAX_ATTEMPTS}::smallint, NULL, NULL, NULL)::graphile_worker.job_spec
+      FROM spec JOIN task USING (id) ORDER BY spec.n))`,
+}
+
+export async function insertTasks (db: Db, tasks: NewTask[]): Promise<void> {
+  await db.query({
+    ...QUEUE_TASKS,
+    values: [tasks.map((t) => t.id), tasks.map((t) => t.userId), tasks.map((t) => t.kind), tasks.map((t) => t.messageId), tasks.map((t) => t.payload)],
+  })
 }
 
 export interface TaskRow {

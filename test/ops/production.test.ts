@@ -47,7 +47,9 @@ t.test('the Procfile runs the compiled build: release, then api, worker and push
   killLeftovers(t)
   const lines = procfile()
   t.same([...lines.keys()].sort(), ['api', 'push', 'release', 'worker'], 'a release line and three processes')
-  for (const [name, command] of lines) t.match(command, /^(exec )?node dist\/\S+\.js$/, `${name} runs compiled JavaScript with plain node`)
+  // V8 memory options (e.g. --max-semi-space-size) may come before the script; no --import or --require.
+  for (const [name, command] of lines) t.match(command, /^(exec )?node( --[\w-]+(=\w+)?)* dist\/\S+\.js$/, `${name} runs compiled JavaScript with plain node`)
+  for (const [name, command] of lines) t.notMatch(command, /--(import|require|loader|experimental)/, `${name} loads nothing before the script`)
 
   // npm install's postinstall builds dist/; rebuild only when a source changed since (a checkout being edited).
   const stale = staleSources()
@@ -77,7 +79,7 @@ t.test('the Procfile runs the compiled build: release, then api, worker and push
 
   for (const [name, { child }] of Object.entries(processes)) {
     // `exec` in the line: the shell became node, so the pid is the service's own.
-    t.match(cmdline(child.pid!), /^node dist\/\S+\.js $/, `${name} is node running dist/ (no tsx loader)`)
+    t.match(cmdline(child.pid!), /^node( --[\w-]+(=\w+)?)* dist\/\S+\.js $/, `${name} is node running dist/ (no tsx loader)`)
     const helpers = childrenOf(child.pid!).map(cmdline)
     t.same(helpers.filter((line) => /esbuild|tsx/.test(line)), [], `${name} has no esbuild or tsx child process`)
     // tap's processinfo adds its own --import to NODE_OPTIONS of every child; tsx must not be there.
