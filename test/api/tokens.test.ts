@@ -1,7 +1,8 @@
 import t from 'tap'
 import { createHmac, randomUUID } from 'node:crypto'
-import { TEST_SECRET, basic, buildTestApi, createUser, rowCount, waitFor } from '../helper'
+import { TEST_SECRET, basic, buildTestApi, count, createUser, rowCount, testPool, waitFor } from '../helper'
 import { tokenRevoked, userTokensRevoked } from '../../lib/auth-cache'
+import { PUBLISH_LOCK } from '../../lib/events'
 
 const b64 = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 function jwt (payload: object, secret = TEST_SECRET, header: object = { alg: 'HS256', typ: 'JWT' }): string {
@@ -122,5 +123,28 @@ t.test('a token read that raced a revocation is not cached as valid', async (t) 
     app.authCache.forget(notice)
     app.authCache.rememberToken(jti, user.id, later, readAt)
     t.equal(app.authCache.userForToken(jti), null, `not remembered across ${notice.split(':')[0]}`)
+  }
+})
+
+// Rule: once a password change has answered 204, no token issued before it is accepted anywhere,
+// not even by a request that read the token's row while the change was still uncommitted.
+t.test('a token read while a password change commits is refused as soon as the change answers', async (t) => {
+  const app = await buildTestApi(t)
+  const pool = await testPool(t)
+  for (let round = 0; round < 5; round++) {
+    const user = await createUser(app)
+    t.equal((await app.inject({ url: `/api/users/${user.id}`, headers: user.auth })).statusCode, 200, 'the token works (and is cached)')
+    // Holding the publish lock stops the change after it revoked the tokens and before it commits.
+    const locker = await pool.connect()
+    await locker.query('SELECT pg_advisory_lock($1)', [PUBLISH_LOCK])
+    const change = app.inject({ method: 'PUT', url: `/api/users/${user.id}`, headers: user.auth, payload: { password: `new password ${round}` } })
+    await waitFor(async () => await count(pool, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") > 0, 5000, 'the change to wait')
+    const during = await app.inject({ url: `/api/users/${user.id}`, headers: user.auth })
+    t.equal(during.statusCode, 200, 'while uncommitted, the token still reads as valid')
+    await locker.query('SELECT pg_advisory_unlock($1)', [PUBLISH_LOCK])
+    locker.release()
+    t.equal((await change).statusCode, 204)
+    const after = await app.inject({ url: `/api/users/${user.id}`, headers: user.auth })
+    t.equal(after.statusCode, 401, `round ${round}: the old token is refused once the change answered`)
   }
 })
