@@ -6,10 +6,12 @@ import { ConfigSchema, type ConfigInput } from '../../plugins/config'
 import { loadEnvFile } from '../../lib/env-file'
 import { runService } from '../../lib/run-service'
 import { superviseCluster } from '../../lib/service-cluster'
-import { buildPush } from './app'
+import type * as App from './app'
 
 // Builds the push service from the environment and listens on PUSH_PORT; close() shuts it down with 1001.
 export async function startPush (env: ConfigInput): Promise<FastifyInstance> {
+  // Required here, not imported: a PUSH_PROCESSES primary only supervises and never loads the app's ~500 modules.
+  const { buildPush } = require('./app') as typeof App
   const app = await buildPush({ env })
   try {
     await app.listen({ port: app.config.PUSH_PORT, host: app.config.HOST })
