@@ -6,6 +6,7 @@ import { buildApi } from '../../services/api/app'
 import { buildTestApi, createUser, testPool, type TestUser } from '../helper'
 import { createRoom } from '../rooms/helper'
 import { ownPostgres } from '../faults/helper'
+import { embeddedTestPort } from '../ops/processes'
 import { queuePostMessage } from '../../lib/tasks'
 import { taskBatcher } from '../../lib/task-batcher'
 import { newTask } from '../../lib/queries/tasks'
@@ -89,10 +90,8 @@ t.test('a post the database refuses fails alone; the others of its batch are com
   t.ok(done.every((id) => jobs.get(id) === 1), 'every other post is committed with its job')
 })
 
-const PORT = 29203
-
 t.test('a PostgreSQL crash under concurrent posts loses and duplicates no accepted post', async (t) => {
-  const db = await ownPostgres(t, PORT, 'flack_post_batching')
+  const db = await ownPostgres(t, embeddedTestPort(6), 'flack_post_batching')
   const api = await buildApi({ env: db.env })
   t.teardown(() => api.close())
   await api.ready()
