@@ -6,6 +6,7 @@ import { GENERAL_ROOM_ID } from '../../lib/queries/access'
 import { lockRoomsForWrite, writePosts } from '../../lib/queries/messages'
 import { endPostTasks } from '../../lib/queries/tasks'
 import { addJobs } from '../../lib/queries/jobs'
+import { GroupCommit } from '../../lib/group-commit'
 
 export interface Post { taskId: string, roomId: number, source: string, html: string, hasLinks: boolean }
 
@@ -17,33 +18,14 @@ const NO_ROOM = JSON.stringify({ error: 'Room not found' })
 // global publish lock are paid per batch, not per message. A batch that fails is retried one
 // post at a time, so a bad post fails alone.
 export class PostBatcher {
-  private readonly waiting: Array<{ post: Post, done: (err?: Error) => void }> = []
-  private flushing = false
+  private readonly group: GroupCommit<Post>
 
-  constructor (private readonly pool: pg.Pool, private readonly maxBatch = 64) {}
-
-  post (post: Post): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ post, done: (err) => (err === undefined ? resolve() : reject(err)) })
-      if (!this.flushing) void this.flush()
-    })
+  constructor (private readonly pool: pg.Pool, maxBatch = 64) {
+    this.group = new GroupCommit((posts) => this.commit(posts), maxBatch)
   }
 
-  private async flush (): Promise<void> {
-    this.flushing = true
-    // Let the jobs started in this tick join the first batch.
-    await new Promise((resolve) => setImmediate(resolve))
-    while (this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.maxBatch)
-      try {
-        await this.commit(batch.map((item) => item.post))
-        for (const item of batch) item.done()
-      } catch (err) {
-        if (batch.length === 1) batch[0].done(err as Error)
-        else for (const item of batch) await this.commit([item.post]).then(() => item.done(), (e: Error) => item.done(e))
-      }
-    }
-    this.flushing = false
+  post (post: Post): Promise<void> {
+    return this.group.add(post)
   }
 
   private async commit (posts: Post[]): Promise<void> {
