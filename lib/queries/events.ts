@@ -36,6 +36,12 @@ export async function eventsAfter (db: Db, after: number, limit: number): Promis
   return rows
 }
 
+// The newest event committed (0: none): what a read that must not be staler than now waits for.
+export async function newestSeq (db: Db): Promise<number> {
+  const { rows } = await db.query<{ seq: string | null }>({ name: 'push-newest-event', text: 'SELECT max(seq)::text AS seq FROM events' })
+  return Number(rows[0].seq ?? 0)
+}
+
 // Where a fresh stream starts: after the newest event committed; and the last seq ever issued, since
 // everything up to it (pruned, or still being committed) is not in a memory that starts now.
 export async function streamStart (db: Db): Promise<{ newest: number, issued: number }> {

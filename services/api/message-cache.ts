@@ -7,6 +7,9 @@ import type { RoomKind } from '../../lib/models'
 import { recentMessages, timedMessages } from '../../lib/queries/messages'
 import { roomKind } from '../../lib/queries/rooms'
 import type { Notifications } from '../../plugins/notifications'
+import { httpError } from '../../plugins/errors'
+import type { Db } from '../../lib/db'
+import { ROOM_NOT_FOUND, mustRead } from './room-access'
 import { EventStream } from '../push/stream'
 import { newestEventSeq } from '../push/replay'
 import type { EventFrame } from '../push/frames'
@@ -244,6 +247,17 @@ export function replyWithBody (request: FastifyRequest, reply: FastifyReply, bod
   reply.header('etag', body.etag).header('cache-control', shared ? 'no-cache' : 'private, no-cache')
   if (matches(request.headers['if-none-match'], body.etag)) return reply.code(304).send()
   return reply.type('application/json; charset=utf-8').send(body.bytes)
+}
+
+// A room's list from memory, after the read check a non-public room needs (its outsider gets the missing
+// room's 404); undefined when the cache cannot answer, so the caller reads the database.
+export async function replyFromCache (cache: MessageCache, db: Db, request: FastifyRequest, reply: FastifyReply,
+  roomId: number, pick: (window: RoomWindow) => Body): Promise<FastifyReply | undefined> {
+  const room = await cache.room(roomId)
+  if (room === null) throw httpError(404, ROOM_NOT_FOUND)
+  if (room === undefined) return undefined
+  if (room.kind !== 'public') await mustRead(db, request.currentUser?.id ?? null, roomId)
+  return replyWithBody(request, reply, pick(room.window), room.kind)
 }
 
 declare module 'fastify' {

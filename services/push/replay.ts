@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { eventsAfter, retainedRange, streamStart } from '../../lib/queries/events'
+import { eventsAfter, newestSeq, retainedRange } from '../../lib/queries/events'
 import { eventFrame, type EventFrame } from './frames'
 
 export const PAGE_SIZE = 500
@@ -10,11 +10,8 @@ export async function readEventsAfter (pool: pg.Pool, after: number, limit = PAG
   return rows.map((row) => eventFrame(row.seq, row.class, row.model, row.readers))
 }
 
-// Where a fresh instance starts streaming: after the newest event, remembering from the last seq issued.
-export const eventStreamStart = (pool: pg.Pool): Promise<{ newest: number, issued: number }> => streamStart(pool)
-
 // The newest event a fresh reader starts after.
-export const newestEventSeq = async (pool: pg.Pool): Promise<number> => (await streamStart(pool)).newest
+export const newestEventSeq = (pool: pg.Pool): Promise<number> => newestSeq(pool)
 
 // Whether a client that has seen everything up to `since` can be brought up to date from the
 // events kept. Not when an event after `since` was pruned, nor when `since` is from another

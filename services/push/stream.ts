@@ -3,7 +3,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import { EVENTS_CHANNEL } from '../../lib/events'
 import type { Notifications } from '../../plugins/notifications'
 import { typingFrame, wireFrames, type EventFrame } from './frames'
-import { PAGE_SIZE, eventStreamStart, readEventsAfter } from './replay'
+import { PAGE_SIZE, readEventsAfter } from './replay'
+import { streamStart } from '../../lib/queries/events'
 import { RecentFrames } from './recent'
 
 // Something that takes the event stream: a socket, in practice. `wire` is the batch already
@@ -73,7 +74,7 @@ export class EventStream {
           const position = (): void => {
             if (this.closed || this.started || positioning) return
             positioning = true
-            eventStreamStart(this.pool).then(({ newest, issued }) => {
+            streamStart(this.pool).then(({ newest, issued }) => {
               positioning = false
               if (this.closed || this.started) return
               this.lastSeq = newest

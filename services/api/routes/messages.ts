@@ -5,13 +5,14 @@ import { httpError } from '../../../plugins/errors'
 import { messageJson } from '../../../lib/models'
 import { editableMessageAuthor, messagesSince, readableMessage } from '../../../lib/queries/messages'
 import { queueEditMessage, queueRoomPost, validateMessageSource } from '../../../lib/tasks'
-import { GENERAL_ROOM_ID, canRead } from '../../../lib/rooms'
+import { GENERAL_ROOM_ID } from '../../../lib/rooms'
+import { ROOM_NOT_FOUND, mustRead } from '../room-access'
 import { Id, IdParams, UnixTime } from '../schemas'
 import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, editTaskResponses, errors, messageRef, noContent, postTaskResponses } from '../responses'
 import { deleteMessage } from '../../../lib/message-delete'
 import { PreferHeaders, replyWithTask } from './tasks'
 import { HISTORY_SECONDS } from '../message-window'
-import { LIST_HEADERS, ListHeaders, NOT_MODIFIED, replyWithBody } from '../message-cache'
+import { LIST_HEADERS, ListHeaders, NOT_MODIFIED, replyFromCache } from '../message-cache'
 
 // A post's answers, plus the room that is missing or not the poster's to read.
 const roomPostResponses = { ...postTaskResponses, 404: errors({ 404: 'No room the caller may read has this id (a private room of others is as missing as one never made)' })[404] }
@@ -26,7 +27,7 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     const text = validateMessageSource(source, config.MESSAGE_MAX_LENGTH)
     const userId = request.currentUser!.id
     const taskId = await queueRoomPost(fastify.pg, userId, text, roomId)
-    if (taskId === null) throw httpError(404, 'Room not found')
+    if (taskId === null) throw httpError(404, ROOM_NOT_FOUND)
     return replyWithTask(app, request, reply, taskId, true)
   }
 
@@ -77,16 +78,11 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const { updated_since: since, user_id: userId, room_id: roomId = GENERAL_ROOM_ID } = request.query
-    const viewer = request.currentUser?.id ?? null
     const oldest = Math.max(since ?? 0, Math.floor(Date.now() / 1000) - HISTORY_SECONDS)
     // From memory when the cache can answer (services/api/message-cache.ts), after the same read check.
-    const room = await fastify.messageCache.room(roomId)
-    if (room === null) throw httpError(404, 'Room not found')
-    if (room !== undefined) {
-      if (room.kind !== 'public' && !await canRead(fastify.pg, viewer, roomId)) throw httpError(404, 'Room not found')
-      return replyWithBody(request, reply, room.window.messagesSince(oldest, userId), room.kind)
-    }
-    if (!await canRead(fastify.pg, viewer, roomId)) throw httpError(404, 'Room not found')
+    const cached = await replyFromCache(fastify.messageCache, fastify.pg, request, reply, roomId, (window) => window.messagesSince(oldest, userId))
+    if (cached !== undefined) return cached
+    await mustRead(fastify.pg, request.currentUser?.id ?? null, roomId)
     reply.header('cache-control', 'private, no-cache')
     return { messages: (await messagesSince(fastify.pg, roomId, oldest, userId ?? null)).map(messageJson) }
   })

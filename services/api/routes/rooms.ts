@@ -3,13 +3,13 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
 import { messageJson, roomJson, roomUrl, userJson, type RoomRow } from '../../../lib/models'
-import { addMember, canRead, createRoom, directRoom, getRoom, listMembers, listRooms, markRead, messagePage, removeMember, updateRoom, type MemberChange } from '../../../lib/rooms'
+import { addMember, createRoom, directRoom, getRoom, listMembers, listRooms, markRead, messagePage, removeMember, updateRoom, type MemberChange } from '../../../lib/rooms'
 import { Id, IdParams } from '../schemas'
-import { LIST_HEADERS, ListHeaders, NOT_MODIFIED, replyWithBody } from '../message-cache'
+import { LIST_HEADERS, ListHeaders, NOT_MODIFIED, replyFromCache } from '../message-cache'
+import { ROOM_NOT_FOUND, mustRead } from '../room-access'
 import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, errors, location, messageRef, noContent, roomRef, userRef } from '../responses'
 
 // One answer for a room that does not exist and one the caller may not read: an outsider learns nothing.
-const ROOM_NOT_FOUND = 'Room not found'
 const NO_ROOM = 'No room has this id, or it is private or direct and you are not a member'
 const NAME_TAKEN = 'Invalid request: a public room already has this name'
 
@@ -55,10 +55,6 @@ export default async function rooms (app: FastifyInstance): Promise<void> {
     if (room === null) throw httpError(404, ROOM_NOT_FOUND)
     return room
   }
-  async function mustRead (viewer: number | null, roomId: number): Promise<void> {
-    if (!await canRead(db, viewer, roomId)) throw httpError(404, ROOM_NOT_FOUND)
-  }
-
   fastify.post('/api/rooms', {
     ...token,
     schema: {
@@ -153,7 +149,7 @@ export default async function rooms (app: FastifyInstance): Promise<void> {
       response: { 200: Type.Object({ users: Type.Array(userRef()) }, { description: 'The members' }), ...errors(...PARAM_ERRORS, 401, { 404: NO_ROOM }) },
     },
   }, async (request) => {
-    await mustRead(viewerOf(request), request.params.id)
+    await mustRead(db, viewerOf(request), request.params.id)
     return { users: (await listMembers(db, request.params.id)).map(userJson) }
   })
 
@@ -265,13 +261,11 @@ export default async function rooms (app: FastifyInstance): Promise<void> {
     if (before !== undefined && after !== undefined) throw httpError(400, 'Invalid request: give before or after, not both')
     const roomId = request.params.id
     // The newest page from memory when the cache can answer (services/api/message-cache.ts), after the same read check.
-    const room = before === undefined && after === undefined ? await fastify.messageCache.room(roomId) : undefined
-    if (room === null) throw httpError(404, ROOM_NOT_FOUND)
-    if (room !== undefined) {
-      if (room.kind !== 'public') await mustRead(viewerOf(request), roomId)
-      return replyWithBody(request, reply, room.window.newestPage(limit), room.kind)
+    if (before === undefined && after === undefined) {
+      const cached = await replyFromCache(fastify.messageCache, db, request, reply, roomId, (window) => window.newestPage(limit))
+      if (cached !== undefined) return cached
     }
-    await mustRead(viewerOf(request), roomId)
+    await mustRead(db, viewerOf(request), roomId)
     reply.header('cache-control', 'private, no-cache')
     const page = await messagePage(db, roomId, { before, after, limit })
     const link = (cursor: string): string => `${roomUrl(roomId)}/messages?${cursor}&limit=${limit}`

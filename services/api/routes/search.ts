@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
 import { messageJson } from '../../../lib/models'
-import { canRead } from '../../../lib/queries/rooms'
+import { mustRead } from '../room-access'
 import { searchMessages } from '../../../lib/queries/search'
 import { Id } from '../schemas'
 import { SECURITY, errors, messageRef } from '../responses'
@@ -46,7 +46,7 @@ export default async function search (app: FastifyInstance): Promise<void> {
     const viewer = request.currentUser?.id ?? null
     const room = request.query.room_id ?? null
     // As for a missing room: an outsider learns nothing about a private one.
-    if (room !== null && !await canRead(db, viewer, room)) throw httpError(404, 'Room not found')
+    if (room !== null) await mustRead(db, viewer, room)
     const hits = await searchMessages(db, viewer, query, room, request.query.limit ?? DEFAULT_RESULTS)
     return { results: hits.map((hit) => ({ message: messageJson(hit.message), snippet: hit.snippet })) }
   })
