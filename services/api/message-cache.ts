@@ -249,15 +249,17 @@ export function replyWithBody (request: FastifyRequest, reply: FastifyReply, bod
   return reply.type('application/json; charset=utf-8').send(body.bytes)
 }
 
-// A room's list from memory, after the read check a non-public room needs (its outsider gets the missing
-// room's 404); undefined when the cache cannot answer, so the caller reads the database.
+// Sends a room's list from memory, after the read check a non-public room needs (its outsider gets the
+// missing room's 404): true when sent; false when the cache cannot answer, so the caller reads the
+// database. A boolean, not the reply: an async function returning the reply (a thenable) would await it.
 export async function replyFromCache (cache: MessageCache, db: Db, request: FastifyRequest, reply: FastifyReply,
-  roomId: number, pick: (window: RoomWindow) => Body): Promise<FastifyReply | undefined> {
+  roomId: number, pick: (window: RoomWindow) => Body): Promise<boolean> {
   const room = await cache.room(roomId)
   if (room === null) throw httpError(404, ROOM_NOT_FOUND)
-  if (room === undefined) return undefined
+  if (room === undefined) return false
   if (room.kind !== 'public') await mustRead(db, request.currentUser?.id ?? null, roomId)
-  return replyWithBody(request, reply, pick(room.window), room.kind)
+  replyWithBody(request, reply, pick(room.window), room.kind)
+  return true
 }
 
 declare module 'fastify' {

@@ -80,8 +80,7 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     const { updated_since: since, user_id: userId, room_id: roomId = GENERAL_ROOM_ID } = request.query
     const oldest = Math.max(since ?? 0, Math.floor(Date.now() / 1000) - HISTORY_SECONDS)
     // From memory when the cache can answer (services/api/message-cache.ts), after the same read check.
-    const cached = await replyFromCache(fastify.messageCache, fastify.pg, request, reply, roomId, (window) => window.messagesSince(oldest, userId))
-    if (cached !== undefined) return cached
+    if (await replyFromCache(fastify.messageCache, fastify.pg, request, reply, roomId, (window) => window.messagesSince(oldest, userId))) return reply
     await mustRead(fastify.pg, request.currentUser?.id ?? null, roomId)
     reply.header('cache-control', 'private, no-cache')
     return { messages: (await messagesSince(fastify.pg, roomId, oldest, userId ?? null)).map(messageJson) }

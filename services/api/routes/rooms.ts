@@ -261,10 +261,8 @@ export default async function rooms (app: FastifyInstance): Promise<void> {
     if (before !== undefined && after !== undefined) throw httpError(400, 'Invalid request: give before or after, not both')
     const roomId = request.params.id
     // The newest page from memory when the cache can answer (services/api/message-cache.ts), after the same read check.
-    if (before === undefined && after === undefined) {
-      const cached = await replyFromCache(fastify.messageCache, db, request, reply, roomId, (window) => window.newestPage(limit))
-      if (cached !== undefined) return cached
-    }
+    if (before === undefined && after === undefined &&
+      await replyFromCache(fastify.messageCache, db, request, reply, roomId, (window) => window.newestPage(limit))) return reply
     await mustRead(db, viewerOf(request), roomId)
     reply.header('cache-control', 'private, no-cache')
     const page = await messagePage(db, roomId, { before, after, limit })
