@@ -8,6 +8,7 @@ import { chmod, mkdir, stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { userInfo } from 'node:os'
 import { createInterface } from 'node:readline'
+import { EMBEDDED_PASSWORD as PASSWORD, EMBEDDED_USER as USER, embeddedUrl } from './database-url'
 import { alive, parentOf } from './processes'
 import { COMPILED, PROJECT_ROOT } from './project-root'
 
@@ -35,21 +36,9 @@ export interface EmbeddedDatabase {
   stopped: Promise<void>
 }
 
-const USER = 'postgres'
-const PASSWORD = 'postgres'
 const SUPERVISOR = join(__dirname, COMPILED ? 'postgres-supervisor.js' : 'postgres-supervisor.ts')
 // How long a stop waits for connected clients to leave before it cuts them off.
 const SMART_SHUTDOWN_MS = 8000
-
-export const embeddedUrl = (port: number, database = 'postgres'): string =>
-  `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`
-
-// EMBEDDED_POSTGRES_PORT, checked (5433 by default, beside a system PostgreSQL's 5432).
-export function embeddedPort (env: NodeJS.ProcessEnv): number {
-  const port = Number(env.EMBEDDED_POSTGRES_PORT ?? 5433)
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('EMBEDDED_POSTGRES_PORT must be a port number')
-  return port
-}
 
 // A PostgreSQL under `dir`: initialised on first use, reused after. It runs under a small
 // supervisor process that stops it when we stop it or die, so no server outlives its owner.

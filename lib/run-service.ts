@@ -1,6 +1,5 @@
 import { useLocalDatabase } from './database-url'
 import { loadEnvFile } from './env-file'
-import { migrateWhenReady } from './migrate-when-ready'
 import { onShutdown, underForeman } from './shutdown'
 
 export interface Closeable { close: () => Promise<unknown> }
@@ -20,7 +19,8 @@ export function runService (name: string, start: () => Promise<Closeable>): void
     loadEnvFile()
     useLocalDatabase(process.env)
     const url = process.env.DATABASE_URL
-    if (process.argv.includes('--migrate') && url !== undefined) await migrateWhenReady(url, log, () => closing)
+    // Loaded only when asked: migrations bring graphile-worker's whole package, which a running api or push never needs.
+    if (process.argv.includes('--migrate') && url !== undefined) await (await import('./migrate-when-ready.js')).migrateWhenReady(url, log, () => closing)
     return closing ? null : await start()
   })()
   service.catch((err: unknown) => {

@@ -1,4 +1,5 @@
-import { embeddedPort, startEmbeddedPostgres } from '../lib/embedded-postgres'
+import { embeddedPort } from '../lib/database-url'
+import { startEmbeddedPostgres } from '../lib/embedded-postgres'
 
 export interface LocalDatabase { url: string, embedded: boolean, stop: () => Promise<void>, stopped: Promise<void> }
 
