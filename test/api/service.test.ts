@@ -1,5 +1,6 @@
 import t from 'tap'
-import { basic, buildTestApi, createUser, testEnv } from '../helper'
+import { basic, buildTestApi, count, createUser, testDatabase, testEnv, testPool } from '../helper'
+import { faultyRelay } from '../support/net'
 import { buildApi } from '../../services/api/app'
 
 t.test('/healthz and /readyz', async (t) => {
@@ -18,6 +19,28 @@ t.test('/readyz answers 503 quickly when the database is unreachable', async (t)
   const api = await app.inject('/api/users/1')
   t.equal(api.statusCode, 503)
   t.same(api.json(), { error: 'Service temporarily unavailable' })
+})
+
+// A database gone silent (a dropped route: queries hang rather than fail) is unavailable too: each
+// request ends in the one 503 form at the query timeout, not a 500, and the api serves again once it is back.
+t.test('a database that goes silent: reads and posts answer 503 at the query timeout, and the api recovers', async (t) => {
+  const relay = await faultyRelay(t, await testDatabase(t))
+  const app = await buildTestApi(t, { DATABASE_URL: relay.url })
+  const pool = await testPool(t)
+  const user = await createUser(app)
+  await relay.cut()
+  const [read, posted] = await Promise.all([
+    app.inject({ method: 'GET', url: '/api/rooms', headers: user.auth }),
+    app.inject({ method: 'POST', url: '/api/messages', headers: user.auth, payload: { source: 'into the silence' } }),
+  ])
+  for (const res of [read, posted]) {
+    t.equal(res.statusCode, 503, res.body)
+    t.same(res.json(), { error: 'Service temporarily unavailable' })
+  }
+  await relay.mend()
+  t.equal((await app.inject({ method: 'GET', url: '/api/rooms', headers: user.auth })).statusCode, 200, 'serving again')
+  // The post's fate was unknown to the api: at most one task, never a duplicate.
+  t.ok(await count(pool, 'SELECT 1 FROM tasks') <= 1)
 })
 
 t.test('/stats counts requests per second over the window', async (t) => {

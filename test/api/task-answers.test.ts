@@ -12,7 +12,8 @@ t.test('a queued post answers 202 with its Location when the database becomes un
   const posts = [1, 2, 3, 1, 2, 3].map((wait) => app.inject({
     method: 'POST', url: '/api/messages', headers: { ...user.auth, prefer: `wait=${wait}` }, payload: { source: `wait ${wait}` },
   }))
-  await waitFor(async () => await count(pool, 'SELECT * FROM tasks') === 6, 10000, 'the tasks queued')
+  // Committed is not enough: the api must have the insert's answer too (else the post's fate is unknown to it, a 503).
+  await waitFor(async () => await count(pool, 'SELECT * FROM tasks') === 6 && app.taskWaiter.size === 6, 10000, 'the tasks queued, and every request holding')
   await relay.cut()
   const cut = Date.now()
   const answers = await Promise.all(posts)
