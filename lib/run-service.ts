@@ -1,5 +1,6 @@
 import { useLocalDatabase } from './database-url'
 import { loadEnvFile } from './env-file'
+import type * as MigrateWhenReady from './migrate-when-ready'
 import { onShutdown, underForeman } from './shutdown'
 
 export interface Closeable { close: () => Promise<unknown> }
@@ -20,7 +21,7 @@ export function runService (name: string, start: () => Promise<Closeable>): void
     useLocalDatabase(process.env)
     const url = process.env.DATABASE_URL
     // Loaded only when asked: migrations bring graphile-worker's whole package, which a running api or push never needs.
-    if (process.argv.includes('--migrate') && url !== undefined) await (await import('./migrate-when-ready.js')).migrateWhenReady(url, log, () => closing)
+    if (process.argv.includes('--migrate') && url !== undefined) await (require('./migrate-when-ready') as typeof MigrateWhenReady).migrateWhenReady(url, log, () => closing)
     return closing ? null : await start()
   })()
   service.catch((err: unknown) => {

@@ -3,7 +3,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { waitFor } from '../helper'
 import { classifyAddress, isAllowedAddress } from '../../services/worker/address-policy'
-import { PreviewRefused, checkPreviewUrl, createPreviewAgent, createPreviewer, fetchPage, pageSummary, type PreviewLimits } from '../../services/worker/link-preview'
+import { PreviewRefused, checkPreviewUrl, createPreviewer, pageSummary, type PreviewLimits } from '../../services/worker/link-preview'
+import { createPreviewAgent, fetchPage } from '../../services/worker/link-fetch'
 
 // A real local web server; only LINK_PREVIEW_ALLOW_PRIVATE lets previews reach it.
 let hits = 0
