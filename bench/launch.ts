@@ -124,7 +124,7 @@ export async function startSystem (shape: Shape, databaseUrl: string): Promise<S
 }
 
 // The node options of the Procfile's line for a process (`exec node --flag... dist/...`), so the bench runs it as deployed.
-function procfileFlags (name: string): string[] {
+export function procfileFlags (name: string): string[] {
   const line = readFileSync(resolve(ROOT, 'Procfile'), 'utf8').split('\n').find((l) => l.startsWith(`${name}:`))
   const words = line?.slice(name.length + 1).trim().split(/\s+/) ?? []
   return words.slice(words.indexOf('node') + 1, -1)

@@ -8,7 +8,7 @@ import { benchDatabase } from './database'
 import { fanoutTo } from './fanout'
 import { FrameReader } from './frame-reader'
 import { bareBytes, load, seedUsers, startBare, token, type Bare } from './http'
-import { childrenRssBytes, rssBytes, shapes, sleep, startSystem, stop, type System } from './launch'
+import { childrenRssBytes, launch, procfileFlags, rssBytes, serviceEnv, shapes, sleep, startSystem, stop, type System } from './launch'
 import { LoadClient } from './load-client'
 import { option } from './options'
 import { mib, ms, perSecond } from './stats'
@@ -33,14 +33,23 @@ async function seedMessages (databaseUrl: string, userId: number): Promise<void>
   }
 }
 
+// The baseline for memory at rest: a bare Fastify app with one route, with the node flags of the shape's processes.
+const BARE_FASTIFY = "require('fastify')().get('/', async () => ({ hello: 'world' })).listen({ port: 0, host: '127.0.0.1' })"
+
 async function restingRss (system: System): Promise<Row[]> {
-  const wait = Math.max(...system.processes.map((proc) => proc.startedAt)) + REST_MS - Date.now()
-  if (wait > 0) await sleep(wait)
-  return system.processes.map((proc) => {
-    const own = rssBytes(proc.pid)
-    const kids = childrenRssBytes(proc.pid)
-    return beside(`[${system.shape}] RSS at rest (10 s after start): ${proc.name}${kids > 0 ? ` (+ ${mib(kids)} child processes)` : ''}`, own, null, mib, '≤ 80 MiB', own <= 80 * 1048576)
-  })
+  const bare = launch('bare Fastify', [...(system.shape === 'procfile' ? procfileFlags('api') : []), '-e', BARE_FASTIFY], serviceEnv(''))
+  try {
+    const wait = Math.max(bare.startedAt, ...system.processes.map((proc) => proc.startedAt)) + REST_MS - Date.now()
+    if (wait > 0) await sleep(wait)
+    const baseline = rssBytes(bare.pid)
+    return system.processes.map((proc) => {
+      const own = rssBytes(proc.pid)
+      const kids = childrenRssBytes(proc.pid)
+      return beside(`[${system.shape}] RSS at rest (10 s after start): ${proc.name}${kids > 0 ? ` (+ ${mib(kids)} child processes)` : ''} (baseline: bare Fastify, one route)`, own, baseline, mib, '≤ 80 MiB', own <= 80 * 1048576)
+    })
+  } finally {
+    await stop(bare)
+  }
 }
 
 async function reads (system: System, bare: Bare, auth: Record<string, string>, userId: number): Promise<Row[]> {
