@@ -5,7 +5,7 @@ import { WebSocket, type RawData } from 'ws'
 import { Pool } from 'undici'
 import { FrameReader } from './frame-reader'
 import { createDatabase, type Database } from '../plugins/database'
-import { publishEvent } from '../lib/events'
+import { publishEvent } from '../lib/queries/events'
 import { inTransaction } from '../lib/db'
 
 export type Command =

@@ -1,14 +1,8 @@
+// Entering a room to post: the read rule, and joining a public room on the first post.
 import type { Db } from './db'
 import { GENERAL_ROOM_ID } from './queries/access'
 import { canRead } from './queries/rooms'
 import { addMember, roleIn } from './queries/memberships'
-
-// Rooms: the queries are in lib/queries/ (access.ts holds the read rule once; rooms.ts,
-// memberships.ts, messages.ts), re-exported here for the callers that import them from lib/rooms.
-export { GENERAL_ROOM_ID, lockRooms, readableBy } from './queries/access'
-export { UNREAD_CAP, canRead, createRoom, directKey, directRoom, getRoom, listRooms, nameKey, updateRoom, type NewRoom } from './queries/rooms'
-export { addMember, listMembers, markRead, removeMember, roleIn, type MarkRead, type MemberChange } from './queries/memberships'
-export { PAGE_QUERIES, messagePage, type Page, type PageQuery } from './queries/messages'
 
 // Whether `userId` may post into `roomId`; a public room not yet joined is joined (everyone is in general).
 export async function enterToPost (db: Db, userId: number, roomId: number): Promise<boolean> {

@@ -4,7 +4,8 @@ import type { Db } from './db'
 import { isUuid } from './models'
 import { insertTask, newTask, taskById, type TaskRow } from './queries/tasks'
 import { taskBatcher } from './task-batcher'
-import { GENERAL_ROOM_ID, enterToPost } from './rooms'
+import { enterToPost } from './rooms'
+import { GENERAL_ROOM_ID } from './queries/access'
 import { MAX_MARKDOWN_NESTING, markdownNesting } from './markdown-nesting'
 
 // Asynchronous requests (202 + Location): a `tasks` row per request, and a graphile-worker

@@ -3,6 +3,9 @@
 
 export const GENERAL_ROOM_ID = 1
 
+// What every path answers for a missing room, and for a private or direct room of others alike.
+export const ROOM_NOT_FOUND = 'Room not found'
+
 // The read rule as a SQL condition, also for statements that check it as they write (the worker's
 // batch): the room whose id is the expression `room` may be read by the user whose id is `user`.
 export const readableBy = (room: string, user: string): string =>

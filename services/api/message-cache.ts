@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { Type } from 'typebox'
 import type pg from 'pg'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import { EVENTS_CHANNEL } from '../../lib/events'
+import { EVENTS_CHANNEL } from '../../lib/queries/events'
 import type { RoomKind } from '../../lib/models'
 import { recentMessages, timedMessages } from '../../lib/queries/messages'
 import { roomKind } from '../../lib/queries/rooms'
@@ -10,9 +10,9 @@ import type { Notifications } from '../../plugins/notifications'
 import { httpError } from '../../plugins/errors'
 import type { Db } from '../../lib/db'
 import { ROOM_NOT_FOUND, mustRead } from './room-access'
-import { EventStream } from '../push/stream'
-import { newestEventSeq } from '../push/replay'
-import type { EventFrame } from '../push/frames'
+import { EventStream } from '../../lib/stream/stream'
+import { newestEventSeq } from '../../lib/stream/replay'
+import type { EventFrame } from '../../lib/stream/frames'
 import { HISTORY_SECONDS, NEWEST_HELD, RoomWindow, type Body } from './message-window'
 
 // Loaded rooms kept, and their messages' JSON bytes in all: the least recently read go first.
@@ -28,7 +28,7 @@ const MAX_CHECKS = 2
 interface Room { kind: RoomKind, window: RoomWindow }
 
 // Each api process's copy of the recent messages of the rooms read lately, kept current by the
-// event stream (services/push/stream.ts). Before serving, a read makes sure every event committed
+// event stream (lib/stream/stream.ts). Before serving, a read makes sure every event committed
 // before it arrived is applied (one coalesced max(seq) query for all reads waiting at once), so a
 // client never lists older than what any instance already told it.
 export class MessageCache {

@@ -1,9 +1,9 @@
 import type { Db } from '../../lib/db'
+import { ROOM_NOT_FOUND } from '../../lib/queries/access'
 import { canRead } from '../../lib/queries/rooms'
 import { httpError } from '../../plugins/errors'
 
-// The answer for a missing room, and for a private or direct room of others alike.
-export const ROOM_NOT_FOUND = 'Room not found'
+export { ROOM_NOT_FOUND }
 
 // Throws the missing room's 404 unless `viewer` (null: anonymous) may read the room.
 export async function mustRead (db: Db, viewer: number | null, roomId: number): Promise<void> {

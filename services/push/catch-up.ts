@@ -1,6 +1,6 @@
-import { RESET_FRAME, frameBytes, visibleTo, wireFrames, type EventFrame } from './frames'
-import { PAGE_SIZE, canReplaySince, readEventsAfter } from './replay'
-import type { Subscriber } from './stream'
+import { RESET_FRAME, frameBytes, visibleTo, wireFrames, type EventFrame } from '../../lib/stream/frames'
+import { PAGE_SIZE, canReplaySince, readEventsAfter } from '../../lib/stream/replay'
+import type { Subscriber } from '../../lib/stream/stream'
 import type { PushContext } from './context'
 import { INTERNAL_ERROR, type SocketWriter } from './socket-writer'
 

@@ -1,13 +1,11 @@
 import type { AuthUser } from '../../plugins/auth'
 import { taskUrl } from '../../lib/models'
-import { ackFrame, errorFrame, type ClientFrame, type Ref } from './frames'
+import { ROOM_NOT_FOUND } from '../../lib/queries/access'
+import { ackFrame, errorFrame, type ClientFrame, type Ref } from '../../lib/stream/frames'
 import type { PushContext } from './context'
 import type { SocketView } from './view'
 import type { UserTie } from './user-tie'
 import { POLICY_VIOLATION } from './socket-writer'
-
-// As the REST API answers a room that does not exist or may not be read.
-const ROOM_NOT_FOUND = 'Room not found'
 
 // What a client command needs of its socket.
 export interface CommandSocket {

@@ -1,5 +1,5 @@
 import type { RawData, WebSocket } from 'ws'
-import { errorFrame, parseClientFrame, visibleTo, wireFrames, type EventFrame } from './frames'
+import { errorFrame, parseClientFrame, visibleTo, wireFrames, type EventFrame } from '../../lib/stream/frames'
 import { CatchUp, type CatchUpTarget } from './catch-up'
 import { runCommand, type CommandSocket } from './commands'
 import type { PushContext } from './context'

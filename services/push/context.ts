@@ -4,7 +4,7 @@ import type { AuthUser } from '../../plugins/auth'
 import type { MessagePosting } from './posting'
 import type { InstancePresence } from './presence'
 import type { PushConnection } from './connection'
-import type { EventStream } from './stream'
+import type { EventStream } from '../../lib/stream/stream'
 import type { Typing } from './typing'
 
 // A token that holds: whose it is, its id, and when it stops holding (ms since the epoch).

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Notifications } from '../../plugins/notifications'
 import { AUTH_CHANNEL, tokenRevoked, userTokensRevoked } from '../../lib/auth-cache'
 import { liveTokens } from '../../lib/queries/tokens'
-import type { EventStream } from './stream'
+import type { EventStream } from '../../lib/stream/stream'
 import type { SocketView } from './view'
 
 const RECHECK_RETRY_MS = [200, 1000, 2000, 5000]

@@ -4,6 +4,7 @@ import envSchema from 'env-schema'
 import type { FastifyInstance } from 'fastify'
 import { ConfigSchema, type ConfigInput } from '../../plugins/config'
 import { loadEnvFile } from '../../lib/env-file'
+import { listenOrClose } from '../../lib/listen'
 import { runService } from '../../lib/run-service'
 import { superviseCluster } from '../../lib/service-cluster'
 import type * as App from './app'
@@ -13,14 +14,7 @@ export async function startPush (env: ConfigInput): Promise<FastifyInstance> {
   // Required here, not imported: a PUSH_PROCESSES primary only supervises and never loads the app's ~500 modules.
   const { buildPush } = require('./app') as typeof App
   const app = await buildPush({ env })
-  try {
-    await app.listen({ port: app.config.PUSH_PORT, host: app.config.HOST })
-  } catch (err) {
-    // A taken port: close what the app opened (pool, LISTEN connection) before giving up.
-    await app.close()
-    throw err
-  }
-  return app
+  return await listenOrClose(app, app.config.PUSH_PORT)
 }
 
 // PUSH_PROCESSES alone, by its schema in plugins/config.ts: the primary needs no other setting.

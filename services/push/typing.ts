@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Notifications } from '../../plugins/notifications'
-import type { EventStream } from './stream'
+import type { EventStream } from '../../lib/stream/stream'
 import { OncePerInterval, Throttle } from './throttle'
 import { membersAmong, roomReaders } from '../../lib/queries/memberships'
 import { notify } from '../../lib/queries/notify'

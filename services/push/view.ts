@@ -1,4 +1,4 @@
-import type { EventStream, Subscriber } from './stream'
+import type { EventStream, Subscriber } from '../../lib/stream/stream'
 
 // setTimeout's longest delay (about 24.8 days); a later expiry is waited for in steps.
 const MAX_TIMER_MS = 2 ** 31 - 1

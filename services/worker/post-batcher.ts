@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { publishEvents } from '../../lib/queries/events'
 import { messageJson, messageUrl } from '../../lib/models'
 import { PREVIEW_LINKS } from '../../lib/tasks'
-import { GENERAL_ROOM_ID } from '../../lib/queries/access'
+import { GENERAL_ROOM_ID, ROOM_NOT_FOUND } from '../../lib/queries/access'
 import { lockRoomsForWrite, writePosts } from '../../lib/queries/messages'
 import { endPostTasks } from '../../lib/queries/tasks'
 import { addJobs } from '../../lib/queries/jobs'
@@ -11,7 +11,7 @@ import { GroupCommit } from '../../lib/group-commit'
 export interface Post { taskId: string, roomId: number, source: string, html: string, hasLinks: boolean }
 
 // The answer of a post whose room is gone or no longer readable by its author (as for a missing room).
-const NO_ROOM = JSON.stringify({ error: 'Room not found' })
+const NO_ROOM = JSON.stringify({ error: ROOM_NOT_FOUND })
 
 // Group commit for post_message jobs: the jobs running at the same moment are written in one
 // transaction (one lock of their tasks, one insert, one event publish), so round trips and the

@@ -2,7 +2,7 @@ import t from 'tap'
 import { createHmac, randomUUID } from 'node:crypto'
 import { TEST_SECRET, basic, buildTestApi, count, createUser, rowCount, testPool, waitFor } from '../helper'
 import { tokenRevoked, userTokensRevoked } from '../../lib/auth-cache'
-import { PUBLISH_LOCK } from '../../lib/events'
+import { PUBLISH_LOCK } from '../../lib/queries/events'
 
 const b64 = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 function jwt (payload: object, secret = TEST_SECRET, header: object = { alg: 'HS256', typ: 'JWT' }): string {

@@ -3,7 +3,7 @@ import { buildTestApi, count, createUser, testEnv, testPool, waitFor } from '../
 import { buildTestWorker } from '../worker/helper'
 import { storedCounts, workerProcess } from './helper'
 
-import { PUBLISH_LOCK } from '../../lib/events'
+import { PUBLISH_LOCK } from '../../lib/queries/events'
 const POSTS = 150
 
 // Rule (issue 12 #11): the jobs a SIGKILLed worker held locked, its full local queue included, are

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import { buildTestApi, createUser, testPool } from '../helper'
 import { createRoom, insertMessages, markDeleted } from '../rooms/helper'
-import { PAGE_QUERIES } from '../../lib/rooms'
+import { PAGE_QUERIES } from '../../lib/queries/messages'
 
 interface PageJson { messages: Array<{ id: number, room_id: number, deleted: boolean, source: string, html: string }>, _links: { older?: string, newer?: string } }
 

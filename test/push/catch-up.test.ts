@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { CatchUp, type CatchUpTarget } from '../../services/push/catch-up'
 import { SocketWriter } from '../../services/push/socket-writer'
-import type { EventFrame } from '../../services/push/frames'
+import type { EventFrame } from '../../lib/stream/frames'
 import { waitFor } from '../helper'
 import { publish, startTestPush } from './helper'
 import { FakeSocket } from './fake-socket'

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { eventFrame } from '../../services/push/frames'
-import { RecentFrames } from '../../services/push/recent'
+import { eventFrame } from '../../lib/stream/frames'
+import { RecentFrames } from '../../lib/stream/recent'
 
 const frames = (from: number, to: number, size = 10) =>
   Array.from({ length: to - from + 1 }, (_, i) => eventFrame(String(from + i), 'Message', `"${'x'.repeat(size)}"`))

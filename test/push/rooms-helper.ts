@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import type pg from 'pg'
-import { publishEvent } from '../../lib/events'
+import { publishEvent } from '../../lib/queries/events'
 import { inTransaction } from '../../lib/db'
 import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../lib/models'
 import { waitFor, type TestUser } from '../helper'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { publishEvent } from '../../lib/events'
+import { publishEvent } from '../../lib/queries/events'
 import { MESSAGE_COLUMNS, membershipJson, messageJson, type MessageRow } from '../../lib/models'
 import { buildTestApi, createUser, waitFor } from '../helper'
 import { addMember, createRoom } from '../rooms/helper'

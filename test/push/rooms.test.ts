@@ -1,5 +1,5 @@
 import t from 'tap'
-import { publishEvent } from '../../lib/events'
+import { publishEvent } from '../../lib/queries/events'
 import { inTransaction } from '../../lib/db'
 import { membershipJson } from '../../lib/models'
 import { buildTestApi, createUser, eventually, type TestUser } from '../helper'

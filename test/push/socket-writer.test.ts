@@ -1,6 +1,6 @@
 import t from 'tap'
 import { SocketWriter, POLICY_VIOLATION } from '../../services/push/socket-writer'
-import { wireFrames, eventFrame } from '../../services/push/frames'
+import { wireFrames, eventFrame } from '../../lib/stream/frames'
 import { waitFor } from '../helper'
 import { FakeSocket } from './fake-socket'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
-import type { EventFrame } from '../../services/push/frames'
-import type { Subscriber } from '../../services/push/stream'
+import type { EventFrame } from '../../lib/stream/frames'
+import type { Subscriber } from '../../lib/stream/stream'
 import { waitFor } from '../helper'
 import { publish, startTestPush } from './helper'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { publishEvent } from '../../lib/events'
+import { publishEvent } from '../../lib/queries/events'
 import { inTransaction } from '../../lib/db'
 import { eventually, listeningBackends } from '../helper'
 import { connect, publish, startTestPush, type TestClient } from './helper'

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { SocketView } from '../../services/push/view'
-import type { Subscriber } from '../../services/push/stream'
+import type { Subscriber } from '../../lib/stream/stream'
 import { waitFor } from '../helper'
 import { startTestPush } from './helper'
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type pg from 'pg'
 import type { TestUser } from '../helper'
-import { publishEvents } from '../../lib/events'
+import { publishEvents } from '../../lib/queries/events'
 import { MESSAGE_COLUMNS, messageJson, type MessageRow } from '../../lib/models'
 
 export interface RoomJson { id: number, name: string | null, kind: string, member_count: number, member?: boolean, role?: string | null, [field: string]: unknown }

@@ -10,7 +10,7 @@ import { startEmbeddedPostgres } from '../../lib/embedded-postgres'
 import { migrate } from '../../lib/migrations'
 import type { ConfigInput } from '../../plugins/config'
 
-import { PUBLISH_LOCK } from '../../lib/events'
+import { PUBLISH_LOCK } from '../../lib/queries/events'
 const FIXTURE = resolve(__dirname, 'fixtures', 'worker-process.ts')
 
 // Quick heartbeats, so a restarted worker takes a dead one's jobs over sooner (test/faults/ uses the defaults).

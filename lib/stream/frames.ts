@@ -1,6 +1,6 @@
 // The push protocol's JSON text frames: what the server writes and what it accepts.
 
-import { GENERAL_ROOM_ID } from '../../lib/rooms'
+import { GENERAL_ROOM_ID } from '../queries/access'
 
 export type Ref = string | number
 

@@ -1,10 +1,9 @@
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
-import { EVENTS_CHANNEL } from '../../lib/events'
 import type { Notifications } from '../../plugins/notifications'
 import { typingFrame, wireFrames, type EventFrame } from './frames'
 import { PAGE_SIZE, readEventsAfter } from './replay'
-import { streamStart } from '../../lib/queries/events'
+import { EVENTS_CHANNEL, streamStart } from '../queries/events'
 import { RecentFrames } from './recent'
 
 // Something that takes the event stream: a socket, in practice. `wire` is the batch already

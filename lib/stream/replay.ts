@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { eventsAfter, newestSeq, retainedRange } from '../../lib/queries/events'
+import { eventsAfter, newestSeq, retainedRange } from '../queries/events'
 import { eventFrame, type EventFrame } from './frames'
 
 export const PAGE_SIZE = 500
