@@ -6,11 +6,15 @@ export const GENERAL_ROOM_ID = 1
 // What every path answers for a missing room, and for a private or direct room of others alike.
 export const ROOM_NOT_FOUND = 'Room not found'
 
-// The read rule as a SQL condition, also for statements that check it as they write (the worker's
+// The read rule as a SQL condition on a row of rooms already in the statement (alias `r`): the
+// user whose id is the expression `user` may read it.
+export const roomReadableBy = (r: string, user: string): string =>
+  `(${r}.kind = 'public' OR EXISTS (SELECT 1 FROM memberships me WHERE me.room_id = ${r}.id AND me.user_id = ${user}))`
+
+// The same rule for a room id, also for statements that check it as they write (the worker's
 // batch): the room whose id is the expression `room` may be read by the user whose id is `user`.
 export const readableBy = (room: string, user: string): string =>
-  `EXISTS (SELECT 1 FROM rooms r WHERE r.id = ${room} AND (r.kind = 'public'
-     OR EXISTS (SELECT 1 FROM memberships me WHERE me.room_id = r.id AND me.user_id = ${user})))`
+  `EXISTS (SELECT 1 FROM rooms r WHERE r.id = ${room} AND ${roomReadableBy('r', user)})`
 
 // Run before such a check, as its own statement: a removal (which locks the room FOR UPDATE) then
 // commits before the check's snapshot, or waits until the write commits, never between. Public

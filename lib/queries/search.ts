@@ -1,5 +1,6 @@
 import { inTransaction, type Db } from '../db'
 import type { MessageRow } from '../models'
+import { roomReadableBy } from './access'
 
 // Full-text search of messages (PostgreSQL, web-search syntax) within the rooms a viewer may read.
 
@@ -26,7 +27,7 @@ const TSQUERY = "websearch_to_tsquery('simple', $1)"
 const VISIBLE_MATCHES = `FROM messages m JOIN rooms r ON r.id = m.room_id
         WHERE m.search @@ ${TSQUERY} AND NOT m.deleted
           AND ($3::int IS NULL OR m.room_id = $3)
-          AND (r.kind = 'public' OR EXISTS (SELECT 1 FROM memberships ms WHERE ms.room_id = m.room_id AND ms.user_id = $2::int))`
+          AND ${roomReadableBy('r', '$2::int')}`
 const COUNT = `SELECT count(*)::int AS n FROM (SELECT 1 ${VISIBLE_MATCHES} LIMIT ${CANDIDATES}) c`
 // Bitmap scans only: through the GIN index whatever the estimates.
 const GIN_ONLY = 'SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off'
