@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import fresh from 'fresh'
 import { Type } from 'typebox'
 import type pg from 'pg'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
@@ -236,16 +237,13 @@ export const LIST_HEADERS = {
 }
 export const NOT_MODIFIED = Type.Null({ description: 'Not modified: If-None-Match names the current ETag (given only after the read check)', headers: LIST_HEADERS })
 
-// Whether an If-None-Match header names this ETag (weak comparison, RFC 9110 §13.1.2).
-const matches = (header: string | undefined, etag: string): boolean =>
-  header !== undefined && (header.trim() === '*' || header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag))
-
 // Sends a cached list (or 304), after the caller's read check. Shared caches may keep only a public
 // room's list asked for without a token; every answer is revalidated.
 export function replyWithBody (request: FastifyRequest, reply: FastifyReply, body: Body, kind: RoomKind): FastifyReply {
   const shared = kind === 'public' && request.headers.authorization === undefined
   reply.header('etag', body.etag).header('cache-control', shared ? 'no-cache' : 'private, no-cache')
-  if (matches(request.headers['if-none-match'], body.etag)) return reply.code(304).send()
+  // `fresh`: If-None-Match names this ETag (weak comparison), and the request does not ask for no-cache.
+  if (fresh(request.headers, { etag: body.etag })) return reply.code(304).send()
   return reply.type('application/json; charset=utf-8').send(body.bytes)
 }
 
