@@ -12,7 +12,8 @@ import { LoginGuard } from '../lib/login-limiter'
 import { AuthCache, announce, tokenRevoked, userChanged, userTokensRevoked } from '../lib/auth-cache'
 import { isUuid, isValidNickname } from '../lib/models'
 
-interface TokenClaims { sub: string, jti: string }
+// iat: set when signing, so the row's expiry comes from the same instant as exp.
+interface TokenClaims { sub: string, jti: string, iat?: number }
 export interface AuthUser { id: number }
 
 declare module '@fastify/jwt' {
@@ -63,8 +64,10 @@ export default fp(async (fastify) => {
 
   fastify.decorate('issueToken', async (userId: number) => {
     const jti = randomUUID()
-    await tokens.insertToken(fastify.pg, jti, userId, new Date(Date.now() + config.TOKEN_TTL_SECONDS * 1000))
-    return fastify.jwt.sign({ sub: String(userId), jti })
+    // One clock read for both: the signer's exp is iat + TOKEN_TTL_SECONDS, and so is the row's.
+    const iat = Math.floor(Date.now() / 1000)
+    await tokens.insertToken(fastify.pg, jti, userId, new Date((iat + config.TOKEN_TTL_SECONDS) * 1000))
+    return fastify.jwt.sign({ sub: String(userId), jti, iat })
   })
 
   // Signature, expiry and the token's row (not revoked) all have to hold; a token

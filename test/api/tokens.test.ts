@@ -22,6 +22,20 @@ t.test('POST /api/tokens signs in with Basic auth', async (t) => {
   t.equal(me.json().online, true, 'signing in marks the user online')
 })
 
+// One instant, one clock read: a token's row expires exactly when its JWT's exp says, for every sign-in.
+t.test('a token row expires at the JWT\'s exp, to the millisecond', async (t) => {
+  const app = await buildTestApi(t)
+  const pool = await testPool(t)
+  const user = await createUser(app)
+  for (let i = 0; i < 40; i++) {
+    const { token } = (await app.inject({ method: 'POST', url: '/api/tokens', headers: { authorization: basic(user.nickname, user.password) } })).json()
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { jti: string, iat: number, exp: number }
+    const { rows: [row] } = await pool.query<{ ms: string }>('SELECT extract(epoch FROM expires_at) * 1000 AS ms FROM tokens WHERE id = $1', [claims.jti])
+    if (Number(row.ms) !== claims.exp * 1000) return t.fail(`token ${i}: row expires at ${row.ms}, JWT exp ${claims.exp * 1000}`)
+  }
+  t.pass('40 sign-ins: row and JWT agree')
+})
+
 t.test('failed sign-ins answer 401 with a Bearer challenge', async (t) => {
   const app = await buildTestApi(t)
   const user = await createUser(app)
