@@ -1,5 +1,5 @@
 import { RESET_FRAME, frameBytes, visibleTo, wireFrames, type EventFrame } from '../../lib/stream/frames'
-import { PAGE_SIZE, canReplaySince, readEventsAfter } from '../../lib/stream/replay'
+import { PAGE_SIZE, canReplaySince, newestEventSeq, readEventsAfter } from '../../lib/stream/replay'
 import type { Subscriber } from '../../lib/stream/stream'
 import type { PushContext } from './context'
 import { INTERNAL_ERROR, type SocketWriter } from './socket-writer'
@@ -71,8 +71,12 @@ export class CatchUp {
       await this.deps.stream.released()
       if (this.target.closed) return
       if (!complete) {
+        // The client reloads after the reset, and the reload shows everything committed by now (seq
+        // order is commit order): live events start after the newest of them.
+        const newest = await newestEventSeq(pool)
+        if (this.target.closed) return
         this.writer.write(RESET_FRAME)
-        this.lastSeq = 0
+        this.lastSeq = newest
         break
       }
       this.sendNewer(page)

@@ -108,6 +108,20 @@ t.test('reset when since is older than what is kept, or from another history', a
   t.same(await takeEvents(current, 1), [last], 'an up-to-date client with an empty log just continues')
 })
 
+// After a reset the client reloads, which shows every event committed before the reset: the socket
+// then gets only later ones, also when its instance had not yet streamed the earlier ones.
+t.test('after a reset, only events committed after it follow, even those the instance had not streamed yet', async (t) => {
+  const { app, url } = await startTestPush(t, {}, DATABASE_ONLY)
+  const [a, b] = [await publish(app, 'Message', message(1)), await publish(app, 'Message', message(2))]
+  // Committed with no NOTIFY yet, as if their notices were still on the way: the stream has not read them.
+  for (const id of [3, 4]) await app.pg.query("INSERT INTO events (class, model, readers) VALUES ('Message', $1, NULL)", [JSON.stringify(message(id))])
+  await app.pg.query('DELETE FROM events WHERE seq <= $1', [b])
+  const stale = await connect(t, url, { since: a })
+  t.same(await stale.next(), { type: 'reset' })
+  const live = await publish(app, 'Message', message(9))
+  t.same(await takeEvents(stale, 1), [live], 'the live event comes first, not the two committed before the reset')
+})
+
 t.test('a failed read of new events is retried without waiting for another notification', async (t) => {
   const { app, url } = await startTestPush(t)
   const client = await connect(t, url)
