@@ -39,14 +39,15 @@ export function checkNesting (source: string): void {
 
 // Records a post task into a room and queues its job; returns the task id. Validate the source
 // and check the user may read the room first (the worker checks again as it stores the message).
-export function queuePostMessage (db: Db, userId: number, source: string, roomId: number = GENERAL_ROOM_ID): Promise<string> {
-  return queueTask(db, userId, POST_MESSAGE, null, { source, roomId })
+// `key`: the client's Idempotency-Key; a repeat of it by the same user is the first post's task.
+export function queuePostMessage (db: Db, userId: number, source: string, roomId: number = GENERAL_ROOM_ID, key?: string): Promise<string> {
+  return queueTask(db, userId, POST_MESSAGE, null, { source, roomId }, key)
 }
 
 // A post into a room the user may post into (a public one not yet joined is joined); null, with
 // nothing queued, when the user may not read it. REST and the socket both post through this.
-export async function queueRoomPost (db: Db, userId: number, source: string, roomId: number): Promise<string | null> {
-  return await enterToPost(db, userId, roomId) ? await queuePostMessage(db, userId, source, roomId) : null
+export async function queueRoomPost (db: Db, userId: number, source: string, roomId: number, key?: string): Promise<string | null> {
+  return await enterToPost(db, userId, roomId) ? await queuePostMessage(db, userId, source, roomId, key) : null
 }
 
 // Records an edit task for a message the caller has checked is the user's own.
@@ -60,8 +61,8 @@ export async function readTask (db: Db, id: string): Promise<TaskRow | null> {
 }
 
 // Records a task and its job; resolves once both committed (or, on a client, once written in its transaction).
-async function queueTask (db: Db, userId: number, kind: string, messageId: number | null, payload: object): Promise<string> {
-  const task = newTask(userId, kind, messageId, payload)
+async function queueTask (db: Db, userId: number, kind: string, messageId: number | null, payload: object, key?: string): Promise<string> {
+  const task = newTask(userId, kind, messageId, payload, key)
   await (db instanceof pg.Pool ? taskBatcher(db).queue(task) : insertTask(db, task))
   return task.id
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Db } from '../db'
 
 // The tasks table: one row per asynchronous request (202 + Location) and, once ended, its final
@@ -8,16 +8,27 @@ export const TASKS_CHANNEL = 'flack_tasks'
 // Attempts before a task is given up and answers 500.
 export const TASK_MAX_ATTEMPTS = 5
 
+// A task id that exists already (an Idempotency-Key repeated) inserts nothing and queues no job.
 const QUEUE_TASK = `WITH task AS (
-    INSERT INTO tasks (id, user_id, kind, message_id) VALUES ($1::uuid, $2::int, $3::varchar, $4::int) RETURNING id)
+    INSERT INTO tasks (id, user_id, kind, message_id) VALUES ($1::uuid, $2::int, $3::varchar, $4::int) ON CONFLICT (id) DO NOTHING RETURNING id)
   SELECT graphile_worker.add_job($3::text, $5::json, max_attempts => ${TASK_MAX_ATTEMPTS}) FROM task`
 
 export interface NewTask { id: string, userId: number, kind: string, messageId: number | null, payload: string }
 
-// A task of `kind` (also its job's task identifier) whose job gets `payload` plus the task's id.
-export function newTask (userId: number, kind: string, messageId: number | null, payload: object): NewTask {
-  const id = randomUUID()
+// A task of `kind` (also its job's task identifier) whose job gets `payload` plus the task's id. With
+// a client's idempotency key the id comes from the user, the kind and the key, so a repeat is the same task.
+export function newTask (userId: number, kind: string, messageId: number | null, payload: object, key?: string): NewTask {
+  const id = key === undefined ? randomUUID() : keyedTaskId(userId, kind, key)
   return { id, userId, kind, messageId, payload: JSON.stringify({ taskId: id, ...payload }) }
+}
+
+// A UUID (version 8: custom) from a SHA-256 of the user, the kind and the key.
+function keyedTaskId (userId: number, kind: string, key: string): string {
+  const bytes = createHash('sha256').update(`${userId}\n${kind}\n${key}`).digest().subarray(0, 16)
+  bytes[6] = (bytes[6] & 0x0f) | 0x80
+  bytes[8] = (bytes[8] & 0x3f) | 0x80
+  const hex = bytes.toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
 
 // One task and its job, in the caller's statement (or transaction).
@@ -26,18 +37,21 @@ export async function insertTask (db: Db, task: NewTask): Promise<void> {
 }
 
 // Many tasks and their jobs in one statement (so one commit), through graphile-worker's add_jobs:
-// one call and one NOTIFY for them all; the jobs are inserted in the tasks' order.
+// one call and one NOTIFY for them all; the jobs are inserted in the tasks' order; ids that exist are skipped.
 const QUEUE_TASKS = {
   name: 'queue-tasks',
   text: `WITH spec AS (
       SELECT * FROM unnest($1::uuid[], $2::int[], $3::varchar[], $4::int[], $5::json[]) WITH ORDINALITY AS s(id, user_id, kind, message_id, payload, n)),
-    task AS (INSERT INTO tasks (id, user_id, kind, message_id) SELECT id, user_id, kind, message_id FROM spec ORDER BY n RETURNING id)
+    task AS (INSERT INTO tasks (id, user_id, kind, message_id) SELECT id, user_id, kind, message_id FROM spec ORDER BY n
+      ON CONFLICT (id) DO NOTHING RETURNING id)
     SELECT count(*) FROM graphile_worker.add_jobs(ARRAY(
       SELECT (spec.kind, spec.payload, NULL, NULL, ${TASK_MAX_ATTEMPTS}::smallint, NULL, NULL, NULL)::graphile_worker.job_spec
       FROM spec JOIN task USING (id) ORDER BY spec.n))`,
 }
 
 export async function insertTasks (db: Db, tasks: NewTask[]): Promise<void> {
+  // One row per id: a key repeated within the batch would otherwise join the inserted task twice and queue two jobs.
+  tasks = tasks.filter((task, i) => tasks.findIndex((other) => other.id === task.id) === i)
   await db.query({
     ...QUEUE_TASKS,
     values: [tasks.map((t) => t.id), tasks.map((t) => t.userId), tasks.map((t) => t.kind), tasks.map((t) => t.messageId), tasks.map((t) => t.payload)],

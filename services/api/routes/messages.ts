@@ -14,6 +14,15 @@ import { PreferHeaders, replyWithTask } from './tasks'
 import { HISTORY_SECONDS } from '../message-window'
 import { LIST_HEADERS, ListHeaders, NOT_MODIFIED, replyFromCache } from '../message-cache'
 
+// A post may name itself: a repeat with the same key (a retry after a lost answer) is the first post's task.
+const PostHeaders = Type.Object({
+  ...PreferHeaders.properties,
+  'idempotency-key': Type.Optional(Type.String({
+    pattern: '^[\\x21-\\x7e]{1,128}$',
+    description: 'Up to 128 visible ASCII characters, chosen by the client per message: a repeated post with the same key by the same user queues nothing and answers with the first post\'s task (same Location)',
+  })),
+})
+
 // A post's answers, plus the room that is missing or not the poster's to read.
 const roomPostResponses = { ...postTaskResponses, 404: errors({ 404: 'No room the caller may read has this id (a private room of others is as missing as one never made)' })[404] }
 
@@ -26,7 +35,8 @@ export default async function messages (app: FastifyInstance): Promise<void> {
   async function post (request: FastifyRequest, reply: FastifyReply, roomId: number, source: unknown): Promise<FastifyReply> {
     const text = validateMessageSource(source, config.MESSAGE_MAX_LENGTH)
     const userId = request.currentUser!.id
-    const taskId = await queueRoomPost(fastify.pg, userId, text, roomId)
+    const key = request.headers['idempotency-key'] as string | undefined
+    const taskId = await queueRoomPost(fastify.pg, userId, text, roomId, key)
     if (taskId === null) throw httpError(404, ROOM_NOT_FOUND)
     return replyWithTask(app, request, reply, taskId, true)
   }
@@ -39,7 +49,7 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       summary: 'Post a message',
       description: 'Into the room `general`, or into `room_id` (a room the caller may read, else 404 as for a missing room, before anything is queued; a public room not yet joined is joined). The source is checked (a string, not blank, no NUL, at most MESSAGE_MAX_LENGTH characters), then a task is queued: 202 with its Location. With `Prefer: wait=N` (N at most 10) the request is held until the task ends, and answers 201 with the message when it does in time; the task ends 404 if the caller may no longer read the room when the message is stored. The message is rendered from Markdown; link previews are added afterwards and pushed as an update.',
       security: SECURITY.token,
-      headers: PreferHeaders,
+      headers: PostHeaders,
       body: Type.Object({ ...SourceBody.properties, room_id: Type.Optional(Id) }, { additionalProperties: false }),
       response: roomPostResponses,
     },
@@ -54,7 +64,7 @@ export default async function messages (app: FastifyInstance): Promise<void> {
       description: 'As `POST /api/messages` with `room_id`: the room must be readable by the caller (else 404, exactly as for a missing room, and nothing is queued); posting into a public room not yet joined joins it.',
       security: SECURITY.token,
       params: IdParams,
-      headers: PreferHeaders,
+      headers: PostHeaders,
       body: SourceBody,
       response: roomPostResponses,
     },
