@@ -68,6 +68,9 @@ export type MessageRow = MessageModel
 export const NICKNAME_PATTERN = '^[^\\p{C}\\p{Z}\\s]{1,32}$'
 export const isValidNickname = (nickname: string): boolean => new RegExp(NICKNAME_PATTERN, 'u').test(nickname)
 
+// A client's Idempotency-Key (REST header or post_message's `key`): 1 to 128 visible ASCII characters.
+export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7e]{1,128}$'
+
 export const isUuid = (id: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)
 
 export const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1000)

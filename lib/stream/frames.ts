@@ -1,6 +1,7 @@
 // The push protocol's JSON text frames: what the server writes and what it accepts.
 
 import { GENERAL_ROOM_ID } from '../queries/access'
+import { IDEMPOTENCY_KEY_PATTERN } from '../models'
 
 export type Ref = string | number
 
@@ -59,13 +60,14 @@ export const ackFrame = (ref: Ref, fields: Record<string, unknown> = {}): string
 
 export type ClientFrame =
   | { type: 'ping_user', token: string, ref?: Ref }
-  | { type: 'post_message', token: string, source: unknown, roomId: number, ref?: Ref }
+  | { type: 'post_message', token: string, source: unknown, roomId: number, key?: string, ref?: Ref }
   | { type: 'typing', token: string, roomId: number, ref?: Ref }
 
 // Room ids are PostgreSQL integers.
 const MAX_ROOM_ID = 2147483647
 
 const MAX_REF_LENGTH = 128
+const IDEMPOTENCY_KEY = new RegExp(IDEMPOTENCY_KEY_PATTERN)
 const MAX_TOKEN_LENGTH = 2048
 
 // Parses one text frame; a string is the error to answer with (and the ref, when one was readable).
@@ -96,5 +98,8 @@ export function parseClientFrame (text: string): ClientFrame | { error: string, 
     return { error: 'room_id must be a positive integer', ref }
   }
   if (frame.type === 'typing') return { type: 'typing', token: frame.token, roomId, ref }
-  return { type: 'post_message', token: frame.token, source: frame.source, roomId, ref }
+  if (frame.key !== undefined && (typeof frame.key !== 'string' || !IDEMPOTENCY_KEY.test(frame.key))) {
+    return { error: 'key must be 1 to 128 visible ASCII characters', ref }
+  }
+  return { type: 'post_message', token: frame.token, source: frame.source, roomId, key: frame.key as string | undefined, ref }
 }

@@ -51,7 +51,7 @@ function workerPosting (app: FastifyInstance): MessagePosting {
         return (err as Error).message
       }
     },
-    post: (userId, source, roomId) => queueRoomPost(app.pg, userId, source, roomId),
+    post: (userId, source, roomId, key) => queueRoomPost(app.pg, userId, source, roomId, key),
   }
 }
 

@@ -39,7 +39,7 @@ export async function runCommand (socket: CommandSocket, frame: ClientFrame): Pr
     return pingUser(socket, found.user, frame.ref)
   }
   if (frame.type === 'typing') return typing(socket, found.user, frame.roomId, frame.ref)
-  return postMessage(socket, found.user, frame.source, frame.roomId, frame.ref)
+  return postMessage(socket, found.user, frame.source, frame.roomId, frame.key, frame.ref)
 }
 
 // Ties the socket to the user (online while it, or another of theirs, is open) and refreshes presence.
@@ -54,12 +54,12 @@ async function typing (socket: CommandSocket, user: AuthUser, roomId: number, re
   if (ref !== undefined) socket.write(ackFrame(ref))
 }
 
-async function postMessage (socket: CommandSocket, user: AuthUser, source: unknown, roomId: number, ref: Ref | undefined): Promise<void> {
+async function postMessage (socket: CommandSocket, user: AuthUser, source: unknown, roomId: number, key: string | undefined, ref: Ref | undefined): Promise<void> {
   const posting = socket.ctx.posting
   const problem = posting.invalidSource(source)
   if (problem !== null) return reply(socket, ref, problem)
   await socket.ctx.markSeen(user)
-  const taskId = await posting.post(user.id, source as string, roomId)
+  const taskId = await posting.post(user.id, source as string, roomId, key)
   if (taskId === null) return reply(socket, ref, ROOM_NOT_FOUND)
   if (ref !== undefined) socket.write(ackFrame(ref, { task: taskUrl(taskId) }))
 }

@@ -3,6 +3,6 @@ export interface MessagePosting {
   // Why this source cannot be posted, or null when it can (checked before anything is queued).
   invalidSource: (source: unknown) => string | null
   // Records the task and queues the post in one transaction; resolves to the task's id, or null
-  // (nothing queued) when the user may not read the room.
-  post: (userId: number, source: string, roomId: number) => Promise<string | null>
+  // (nothing queued) when the user may not read the room. `key`: the client's, as REST's Idempotency-Key.
+  post: (userId: number, source: string, roomId: number, key?: string) => Promise<string | null>
 }

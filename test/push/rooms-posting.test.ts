@@ -49,3 +49,25 @@ t.test('post_message with room_id: members post, an outsider learns nothing and 
   const general = await eves.nextMatching((f) => f.type === 'ack' && f.ref === 'e2')
   t.equal((await api.inject({ method: 'GET', url: general.task!, headers: { ...eve.auth, prefer: 'wait=5' } })).json().room_id, 1, 'without room_id: general, as in Flack')
 })
+
+// One post however it travels: the client's key makes a socket post and its REST fallback (sent when
+// the socket's acknowledgement was lost) the same task, and a bad key is refused before anything is queued.
+t.test('post_message takes an Idempotency-Key like REST: the same key over the socket and REST is one post', async (t) => {
+  const api = await buildTestApi(t)
+  const pool = await testPool(t)
+  const { url } = await startTestPush(t)
+  const alice = await createUser(api)
+  const socket = await connect(t, url)
+  socket.send({ type: 'post_message', token: alice.token, source: 'sent twice', key: 'draft-7', ref: 's1' })
+  const ack = await socket.nextMatching((f) => f.type === 'ack' && f.ref === 's1')
+  const rest = await api.inject({ method: 'POST', url: '/api/messages', headers: { ...alice.auth, 'idempotency-key': 'draft-7' }, payload: { source: 'sent twice' } })
+  t.equal(rest.headers.location, ack.task, 'the REST retry is the socket post\'s task')
+  socket.send({ type: 'post_message', token: alice.token, source: 'sent twice', key: 'draft-7', ref: 's2' })
+  t.equal((await socket.nextMatching((f) => f.type === 'ack' && f.ref === 's2')).task, ack.task, 'and so is a socket repeat')
+  socket.send({ type: 'post_message', token: alice.token, source: 'bad key', key: 'x'.repeat(129), ref: 's3' })
+  t.match(await socket.nextMatching((f) => f.ref === 's3'), { type: 'error', error: /key/ })
+  await buildTestWorker(t)
+  t.equal((await api.inject({ method: 'GET', url: ack.task!, headers: { ...alice.auth, prefer: 'wait=5' } })).statusCode, 201)
+  t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'sent twice'"), 1, 'stored once')
+  t.equal(await count(pool, "SELECT 1 FROM tasks"), 1, 'the bad key queued nothing')
+})

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { httpError } from '../../../plugins/errors'
-import { messageJson } from '../../../lib/models'
+import { IDEMPOTENCY_KEY_PATTERN, messageJson } from '../../../lib/models'
 import { editableMessageAuthor, messagesSince, readableMessage } from '../../../lib/queries/messages'
 import { queueEditMessage, queueRoomPost, validateMessageSource } from '../../../lib/tasks'
 import { GENERAL_ROOM_ID } from '../../../lib/queries/access'
@@ -18,7 +18,7 @@ import { LIST_HEADERS, ListHeaders, NOT_MODIFIED, replyFromCache } from '../mess
 const PostHeaders = Type.Object({
   ...PreferHeaders.properties,
   'idempotency-key': Type.Optional(Type.String({
-    pattern: '^[\\x21-\\x7e]{1,128}$',
+    pattern: IDEMPOTENCY_KEY_PATTERN,
     description: 'Up to 128 visible ASCII characters, chosen by the client per message: a repeated post with the same key by the same user queues nothing and answers with the first post\'s task (same Location)',
   })),
 })
