@@ -116,10 +116,32 @@ t.test('the page keeps its rules: banners, loading once, limits, sign-in wording
     await b.fill('#post-input', 'while offline')
     await b.press('#post-input', 'Enter')
     await b.waitForSelector('#banner:not([hidden]):has-text("cannot be reached")')
+    // As the user sees it: after the next rendering update, which delivers the list's resize to the page.
+    await b.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))))
     t.ok(await lastMessageVisible(b), 'the banner does not hide the last message')
     await b.context().setOffline(false)
     await system.startPush()
     await waitLive(b)
     t.ok(await b.waitForSelector('#banner', { state: 'hidden', timeout: 3000 }).then(() => true, () => false), 'the banner went')
+  })
+
+  // A socket post whose acknowledgement comes too late is sent again through REST: one message, not two.
+  t.test('a post whose acknowledgement is late is stored once', async (t) => {
+    const db = new pg.Client({ connectionString: system.env.DATABASE_URL as string })
+    await db.connect()
+    t.teardown(() => db.end())
+    await waitLive(b)
+    // Inserts wait on the lock: the socket's post is not acknowledged within the page's 8 s, and the page falls back to REST.
+    await db.query('BEGIN')
+    await db.query('LOCK TABLE tasks IN EXCLUSIVE MODE')
+    await b.fill('#post-input', 'acknowledged late')
+    await b.press('#post-input', 'Enter')
+    await new Promise((resolve) => setTimeout(resolve, 9000))
+    await db.query('COMMIT')
+    await messageItem(b, 'acknowledged late').first().waitFor()
+    await b.waitForFunction(() => (document.getElementById('post-input') as HTMLTextAreaElement).value === '')
+    const { rows } = await db.query("SELECT count(*)::int AS n FROM messages WHERE source = 'acknowledged late'")
+    t.equal(rows[0].n, 1, 'stored once')
+    t.equal(await messageItem(b, 'acknowledged late').count(), 1, 'shown once')
   })
 })

@@ -95,9 +95,9 @@ export class Api {
 
   message (id: number): Promise<Message> { return this.json(`/api/messages/${id}`) }
 
-  // Posts through the worker and waits (up to 10 s) for the stored message.
-  async postMessage (roomId: number, source: string): Promise<Message | null> {
-    const res = await this.request(`/api/rooms/${roomId}/messages`, { method: 'POST', body: { source }, headers: { prefer: 'wait=10' } })
+  // Posts through the worker and waits (up to 10 s) for the stored message; `key` makes a repeat the same post.
+  async postMessage (roomId: number, source: string, key: string): Promise<Message | null> {
+    const res = await this.request(`/api/rooms/${roomId}/messages`, { method: 'POST', body: { source }, headers: { prefer: 'wait=10', 'idempotency-key': key } })
     return this.finished(res)
   }
 

@@ -19,6 +19,8 @@ export function autosize (area: HTMLTextAreaElement): void {
 
 export class Editor {
   private lastTyping = 0
+  // The message being sent, or that failed to send, with its Idempotency-Key.
+  private unsent: { roomId: number, source: string, key: string } | null = null
 
   constructor (private readonly chat: () => Chat | null, private readonly view: MessagesView) {
     ui.postForm.addEventListener('submit', (event) => {
@@ -71,9 +73,13 @@ export class Editor {
     const source = ui.postInput.value
     if (chat === null || source.trim() === '' || ui.postInput.readOnly || !this.count()) return
     const roomId = chat.roomId
+    // One key per message composed: the socket's try, the REST fallback and a resend after an error are one post.
+    if (this.unsent?.roomId !== roomId || this.unsent.source !== source) this.unsent = { roomId, source, key: crypto.randomUUID() }
+    const { key } = this.unsent
     ui.postInput.readOnly = true
     ui.postButton.disabled = true
-    this.post(chat, roomId, source).then(() => {
+    this.post(chat, roomId, source, key).then(() => {
+      this.unsent = null
       ui.postInput.value = ''
       this.lastTyping = 0
       // Whatever went wrong before, posting works now.
@@ -88,17 +94,17 @@ export class Editor {
 
   // Through the socket with an acknowledgement when it is open, otherwise (or when it
   // fails to acknowledge) through REST, which also reports errors with their status.
-  private async post (chat: Chat, roomId: number, source: string): Promise<void> {
+  private async post (chat: Chat, roomId: number, source: string, key: string): Promise<void> {
     const push = chat.push()
     if (push?.isOpen === true) {
       try {
-        await push.post(source, roomId)
+        await push.post(source, roomId, key)
         return
       } catch {
         // fall through to REST
       }
     }
-    const stored = await chat.api.postMessage(roomId, source)
+    const stored = await chat.api.postMessage(roomId, source, key)
     if (stored !== null && chat.state.applyMessage(stored) !== 'ignored') this.view.changed(roomId, 'added', stored)
   }
 

@@ -58,15 +58,15 @@ export class PushSocket {
     this.failPending(new Error('signed out'))
   }
 
-  // Sends a post over the socket; resolves with the task URL once acknowledged.
-  post (source: string, roomId: number): Promise<string | null> {
+  // Sends a post over the socket; resolves with the task URL once acknowledged. `key`: the post's Idempotency-Key.
+  post (source: string, roomId: number, key: string): Promise<string | null> {
     const socket = this.socket
     if (socket === null || socket.readyState !== WebSocket.OPEN || this.token === null) return Promise.reject(new Error('socket not open'))
     const ref = crypto.randomUUID()
     return new Promise((resolve, reject) => {
       const timer = window.setTimeout(() => this.settle(ref, new Error('no acknowledgement')), ACK_TIMEOUT_MS)
       this.pending.set(ref, { resolve, reject, timer })
-      socket.send(JSON.stringify({ type: 'post_message', token: this.token, source, room_id: roomId, ref }))
+      socket.send(JSON.stringify({ type: 'post_message', token: this.token, source, room_id: roomId, key, ref }))
     })
   }
 
