@@ -1,5 +1,6 @@
 // Builds the web client: services/api/public/src/main.ts -> services/api/public/dist/app.js.
 // `node scripts/build-client.mjs` once (npm's postinstall), or with `--watch` while editing.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,8 +23,16 @@ export const buildOptions = {
   logLevel: 'warning',
 }
 
+// Each file is written aside and renamed into place: a server reading it meanwhile (another test
+// process building too) gets the old file or the new one, never a half-written one.
 export async function buildClient () {
-  await esbuild.build(buildOptions)
+  const { outputFiles } = await esbuild.build({ ...buildOptions, write: false })
+  mkdirSync(join(publicDir, 'dist'), { recursive: true })
+  for (const file of outputFiles) {
+    const aside = `${file.path}.${process.pid}.tmp`
+    writeFileSync(aside, file.contents)
+    renameSync(aside, file.path)
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
