@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { eventsAfter, newestSeq, retainedRange } from '../queries/events'
+import { eventsAfter, retainedRange } from '../queries/events'
 import { eventFrame, type EventFrame } from './frames'
 
 export const PAGE_SIZE = 500
@@ -9,9 +9,6 @@ export async function readEventsAfter (pool: pg.Pool, after: number, limit = PAG
   const rows = await eventsAfter(pool, after, limit)
   return rows.map((row) => eventFrame(row.seq, row.class, row.model, row.readers))
 }
-
-// The newest event a fresh reader starts after.
-export const newestEventSeq = (pool: pg.Pool): Promise<number> => newestSeq(pool)
 
 // Whether a client that has seen everything up to `since` can be brought up to date from the
 // events kept. Not when an event after `since` was pruned, nor when `since` is from another

@@ -3,16 +3,16 @@ import fresh from 'fresh'
 import { Type } from 'typebox'
 import type pg from 'pg'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
-import { EVENTS_CHANNEL } from '../../lib/queries/events'
+import { EVENTS_CHANNEL, newestSeq } from '../../lib/queries/events'
 import type { RoomKind } from '../../lib/models'
 import { recentMessages, timedMessages } from '../../lib/queries/messages'
 import { roomKind } from '../../lib/queries/rooms'
 import type { Notifications } from '../../plugins/notifications'
 import { httpError } from '../../plugins/errors'
 import type { Db } from '../../lib/db'
-import { ROOM_NOT_FOUND, mustRead } from './room-access'
+import { ROOM_NOT_FOUND } from '../../lib/queries/access'
+import { mustRead } from './room-access'
 import { EventStream } from '../../lib/stream/stream'
-import { newestEventSeq } from '../../lib/stream/replay'
 import type { EventFrame } from '../../lib/stream/frames'
 import { HISTORY_SECONDS, NEWEST_HELD, RoomWindow, type Body } from './message-window'
 
@@ -218,7 +218,7 @@ export class MessageCache {
         this.nextCheck = null
         this.startCheck = null
         this.checking++
-        newestEventSeq(this.pool).then(resolve, reject).finally(() => {
+        newestSeq(this.pool).then(resolve, reject).finally(() => {
           this.checking--
           this.startCheck?.()
         })

@@ -1,5 +1,6 @@
 import { RESET_FRAME, frameBytes, visibleTo, wireFrames, type EventFrame } from '../../lib/stream/frames'
-import { PAGE_SIZE, canReplaySince, newestEventSeq, readEventsAfter } from '../../lib/stream/replay'
+import { newestSeq } from '../../lib/queries/events'
+import { PAGE_SIZE, canReplaySince, readEventsAfter } from '../../lib/stream/replay'
 import type { Subscriber } from '../../lib/stream/stream'
 import type { PushContext } from './context'
 import { INTERNAL_ERROR, type SocketWriter } from './socket-writer'
@@ -73,7 +74,7 @@ export class CatchUp {
       if (!complete) {
         // The client reloads after the reset, and the reload shows everything committed by now (seq
         // order is commit order): live events start after the newest of them.
-        const newest = await newestEventSeq(pool)
+        const newest = await newestSeq(pool)
         if (this.target.closed) return
         this.writer.write(RESET_FRAME)
         this.lastSeq = newest

@@ -8,7 +8,8 @@ import { messagePage } from '../../../lib/queries/messages'
 import { createRoom, directRoom, getRoom, listRooms, updateRoom } from '../../../lib/queries/rooms'
 import { Id, IdParams } from '../schemas'
 import { LIST_HEADERS, ListHeaders, NOT_MODIFIED, replyFromCache } from '../message-cache'
-import { ROOM_NOT_FOUND, mustRead } from '../room-access'
+import { ROOM_NOT_FOUND } from '../../../lib/queries/access'
+import { mustRead } from '../room-access'
 import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, errors, location, messageRef, noContent, roomRef, userRef } from '../responses'
 
 // One answer for a room that does not exist and one the caller may not read: an outsider learns nothing.
