@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox'
+import { Type, type Static } from './typebox'
 import type { MessageModel, UserModel } from '../generated/prisma/models'
 
 // Public JSON forms of the chat models, shared by REST responses and push events.

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import envSchema from 'env-schema'
-import { Type, type Static } from 'typebox'
+import { Type, type Static } from '../lib/typebox'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

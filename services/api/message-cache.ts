@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import fresh from 'fresh'
-import { Type } from 'typebox'
+import { Type } from '../../lib/typebox'
 import type pg from 'pg'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { EVENTS_CHANNEL, newestSeq } from '../../lib/queries/events'

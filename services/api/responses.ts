@@ -1,4 +1,4 @@
-import { Type, type TSchema, type TUnsafe } from 'typebox'
+import { Type, type TSchema, type TUnsafe } from '../../lib/typebox'
 import { ErrorSchema } from '../../plugins/errors'
 import { MessageSchema, RoomSchema, UserSchema, type MessageJson, type RoomJson, type UserJson } from '../../lib/models'
 

@@ -1,4 +1,4 @@
-import { Type } from 'typebox'
+import { Type } from '../../lib/typebox'
 import { NICKNAME_PATTERN } from '../../lib/models'
 
 // Request schemas shared by the routes; responses are in responses.ts.

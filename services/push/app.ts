@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
-import { Type } from 'typebox'
+import { Type } from '../../lib/typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { WebSocket } from 'ws'
 import { buildService, type ServiceOptions } from '../../lib/service'

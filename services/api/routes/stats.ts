@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { Type } from 'typebox'
+import { Type } from '../../../lib/typebox'
 import { SECURITY, errors } from '../responses'
 
 export default async function stats (fastify: FastifyInstance): Promise<void> {

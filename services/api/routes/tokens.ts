@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { Type } from 'typebox'
+import { Type } from '../../../lib/typebox'
 import { markUsersOffline } from '../../../lib/queries/presence'
 import { userChanged, userWentOffline } from '../../../lib/auth-cache'
 import { BODY_ERRORS, SECURITY, TOKEN_REQUIRED, errors, noContent } from '../responses'

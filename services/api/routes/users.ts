@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { Type } from 'typebox'
+import { Type } from '../../../lib/typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { hashPassword } from '../../../lib/passwords'
 import { httpError } from '../../../plugins/errors'

@@ -1,5 +1,4 @@
-import { Type } from 'typebox'
-import { Compile } from 'typebox/compile'
+import { Compile, Type } from '../../../lib/typebox'
 import { PREVIEW_LINKS } from '../../../lib/tasks'
 import { editOwnMessage } from '../../../lib/queries/messages'
 import { addJob } from '../../../lib/queries/jobs'

@@ -1,5 +1,4 @@
-import { Type } from 'typebox'
-import { Compile } from 'typebox/compile'
+import { Compile, Type } from '../../../lib/typebox'
 import { failingForGood, type TaskFactory } from '../context'
 import { PostBatcher } from '../post-batcher'
 import { GENERAL_ROOM_ID } from '../../../lib/queries/access'

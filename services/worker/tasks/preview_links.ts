@@ -1,5 +1,4 @@
-import { Type } from 'typebox'
-import { Compile } from 'typebox/compile'
+import { Compile, Type } from '../../../lib/typebox'
 import { publishMessage } from '../../../lib/events'
 import { savePreviews } from '../../../lib/queries/messages'
 import { previewHtml, renderMessage, type LinkPreview } from '../render'
