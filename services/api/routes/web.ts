@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { Type } from '../../../lib/typebox'
 import { SECURITY, errors } from '../responses'
 import { PROJECT_ROOT } from '../../../lib/project-root'
-import { NICKNAME_PATTERN } from '../../../lib/models'
+import { NICKNAME_PATTERN, Nullable } from '../../../lib/models'
 
 export const PUBLIC_DIR = join(PROJECT_ROOT, 'services', 'api', 'public')
 export const CLIENT_BUNDLE = join(PUBLIC_DIR, 'dist', 'app.js')
@@ -43,7 +43,7 @@ export default async function web (fastify: FastifyInstance): Promise<void> {
       response: {
         ...errors(),
         200: Type.Object({
-          push_url: Type.Union([Type.String(), Type.Null()], { description: 'ws(s) URL or same-origin path; null: the page host on push_port at /ws' }),
+          push_url: Nullable(Type.String(), { description: 'ws(s) URL or same-origin path; null: the page host on push_port at /ws' }),
           push_port: Type.Integer(),
           message_max_length: Type.Integer({ description: 'the longest message source the server takes, in UTF-16 code units' }),
           nickname_pattern: Type.String({ description: 'the nickname rule, a regular expression with the u flag' }),
