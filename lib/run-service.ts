@@ -2,12 +2,13 @@ import { useLocalDatabase } from './database-url'
 import { loadEnvFile } from './env-file'
 import type * as MigrateWhenReady from './migrate-when-ready'
 import { onShutdown, underForeman } from './shutdown'
+import { restoreTierUp } from './tier-up'
 
 export interface Closeable { close: () => Promise<unknown> }
 
 // Owns the process for a service run on its own: reads .env, finds the database, with
 // `--migrate` waits for it and applies migrations (no release phase ran), starts the service
-// and closes it on the first SIGINT/SIGTERM.
+// and closes it on the first SIGINT/SIGTERM. Once started, V8 compiles hot code as usual (lib/tier-up.ts).
 export function runService (name: string, start: () => Promise<Closeable>): void {
   const log = (line: string): void => console.error(`${name}: ${line}`)
   let closing = false
@@ -22,7 +23,10 @@ export function runService (name: string, start: () => Promise<Closeable>): void
     const url = process.env.DATABASE_URL
     // Loaded only when asked: migrations bring graphile-worker's whole package, which a running api or push never needs.
     if (process.argv.includes('--migrate') && url !== undefined) await (require('./migrate-when-ready') as typeof MigrateWhenReady).migrateWhenReady(url, log, () => closing)
-    return closing ? null : await start()
+    if (closing) return null
+    const started = await start()
+    restoreTierUp()
+    return started
   })()
   service.catch((err: unknown) => {
     if (closing) return

@@ -1,0 +1,45 @@
+// The Procfile starts processes with V8's tier-up thresholds raised; lib/tier-up.ts puts V8's own
+// back once a service is ready. Both the defaults it restores and the restoring are checked here.
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { V8_TIER_UP_DEFAULTS } from '../../lib/tier-up'
+import { root } from './processes'
+
+const run = promisify(execFile)
+
+t.test('the thresholds restored are the running V8\'s own defaults', async (t) => {
+  const { stdout } = await run(process.execPath, ['--v8-options'], { maxBuffer: 16 << 20 })
+  for (const [flag, value] of Object.entries(V8_TIER_UP_DEFAULTS)) {
+    t.match(stdout, new RegExp(`default: --${flag}=${value}\\n`), `--${flag} defaults to ${value}`)
+  }
+})
+
+// The api's V8 flags in the Procfile (the three processes' lines have the same).
+const procfileFlags = (): string[] => /^api: exec node((?: --[\w-]+=\w+)*) /m.exec(readFileSync(join(root, 'Procfile'), 'utf8'))?.[1].trim().split(' ') ?? []
+
+t.test('the Procfile raises only thresholds that lib/tier-up.ts restores', async (t) => {
+  const raised = procfileFlags().filter((flag) => flag.startsWith('--invocation-count-'))
+  t.ok(raised.length > 0, 'the Procfile raises tier-up thresholds')
+  for (const flag of raised) t.ok(flag.slice(2, flag.indexOf('=')) in V8_TIER_UP_DEFAULTS, `${flag} is restored`)
+})
+
+// A function first called after the restore is optimised as in a process started with no flags;
+// before it, the same number of calls optimises nothing.
+const PROGRAM = `
+const { restoreTierUp } = require(${JSON.stringify(join(root, 'lib', 'tier-up.ts'))})
+const work = (name) => { const f = new Function(\`return function \${name} (x) { return x * 2 + 1 }\`)(); let s = 0; for (let i = 0; i < 20000; i++) s += f(i); return s }
+work('atStartup')
+console.log('restored:', restoreTierUp().join(','))
+work('afterReady')
+`
+
+t.test('a process started with the Procfile\'s flags optimises hot code once restored', async (t) => {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', ...procfileFlags(), '--trace-opt', '-e', PROGRAM], { cwd: root, maxBuffer: 16 << 20 })
+  const compiled = (name: string): boolean => new RegExp(`completed compiling [^\\n]*<JSFunction ${name} `).test(stdout)
+  t.match(stdout, `restored: ${Object.keys(V8_TIER_UP_DEFAULTS).join(',')}`)
+  t.notOk(compiled('atStartup'), 'nothing compiled before the restore')
+  t.ok(compiled('afterReady'), 'compiled after it')
+})
