@@ -93,7 +93,10 @@ export default fp(async (fastify) => {
   // Presence: a flip publishes a User event; a user this process saw recently costs no write.
   fastify.decorate('markSeen', async (user: AuthUser) => {
     if (cache.seenRecently(user.id, config.PRESENCE_REFRESH_SECONDS * 1000)) return
-    if (!await touchOnlineUser(fastify.pg, user.id)) {
+    const touch = await touchOnlineUser(fastify.pg, user.id)
+    // The row's holder may wait on a lock for a while; a later request records this visit.
+    if (touch === 'busy') return
+    if (touch === 'offline') {
       await markUserOnline(fastify.pg, user.id)
       cache.forget(userChanged(user.id))
     }

@@ -60,8 +60,17 @@ export async function credentialsFor (db: Db, nickname: string): Promise<{ id: n
   return rows[0] ?? null
 }
 
-// A request's presence refresh: true when the user was online (nothing else to do), false when a flip is due.
-export async function touchOnlineUser (db: Db, id: number): Promise<boolean> {
-  const { rowCount } = await db.query({ name: 'user-seen', text: 'UPDATE users SET last_seen_at = now() WHERE id = $1 AND online RETURNING id', values: [id] })
-  return (rowCount ?? 0) > 0
+// A request's presence refresh: 'offline' when a flip is due; 'busy' when another transaction holds
+// the user's row (a change waiting to commit), which is skipped rather than waited for.
+export type Touch = 'touched' | 'offline' | 'busy'
+const TOUCH_ONLINE_USER = {
+  name: 'user-seen',
+  text: `WITH locked AS (SELECT id, online FROM users WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED),
+              touched AS (UPDATE users u SET last_seen_at = now() FROM locked WHERE u.id = locked.id AND locked.online RETURNING u.id)
+         SELECT EXISTS (SELECT 1 FROM touched) AS touched, EXISTS (SELECT 1 FROM locked) AS locked`,
+}
+
+export async function touchOnlineUser (db: Db, id: number): Promise<Touch> {
+  const { rows: [row] } = await db.query<{ touched: boolean, locked: boolean }>({ ...TOUCH_ONLINE_USER, values: [id] })
+  return row.touched ? 'touched' : row.locked ? 'offline' : 'busy'
 }

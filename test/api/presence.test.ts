@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildTestApi, createUser, waitFor, type TestUser } from '../helper'
+import { buildTestApi, createUser, testPool, waitFor, type TestUser } from '../helper'
 import { markUsersOffline } from '../../lib/queries/presence'
 import type { FastifyInstance } from 'fastify'
 
@@ -52,6 +52,47 @@ t.test('an online user seen recently costs no write on a read request', async (t
   const after = await stored(app, user)
   t.ok(after.lastSeenAt.getTime() > Date.now() - 5000, 'refreshed once the window passed')
   t.equal((await events()).length, 0, 'refreshing last_seen_at publishes nothing')
+})
+
+// Rule: refreshing an online user's last_seen_at never holds up a request. A transaction that has
+// the user's row (a password or nickname change waiting to publish, another instance's flip) may
+// keep it for a while; the request answers at once and a later one records the visit.
+t.test('a due presence refresh does not wait for a transaction holding the user\'s row', async (t) => {
+  const app = await buildTestApi(t, { PRESENCE_REFRESH_SECONDS: 1 })
+  const pool = await testPool(t)
+  const holds = [
+    'SELECT 1 FROM users WHERE id = $1 FOR UPDATE',
+    'SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE',
+    "UPDATE users SET nickname = nickname || 'x' WHERE id = $1",
+    'UPDATE users SET password_hash = password_hash WHERE id = $1',
+  ]
+  for (const hold of holds) {
+    const user = await createUser(app)
+    await waitFor(async () => {
+      await app.inject({ url: `/api/users/${user.id}`, headers: user.auth })
+      return app.authCache.seenRecently(user.id, 60_000)
+    }, 5000, 'the presence cache')
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const holder = await pool.connect()
+    await holder.query('BEGIN')
+    await holder.query(hold, [user.id])
+    try {
+      const started = Date.now()
+      const answer = await Promise.race([
+        app.inject({ url: `/api/users/${user.id}`, headers: user.auth }).then((res) => res.statusCode),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3000)),
+      ])
+      t.equal(answer, 200, `${hold}: answered in ${Date.now() - started} ms`)
+    } finally {
+      await holder.query('ROLLBACK')
+      holder.release()
+    }
+    const before = (await stored(app, user)).lastSeenAt.getTime()
+    await waitFor(async () => {
+      await app.inject({ url: `/api/users/${user.id}`, headers: user.auth })
+      return (await stored(app, user)).lastSeenAt.getTime() > before
+    }, 5000, 'a later request to record the visit')
+  }
 })
 
 t.test('a user marked offline elsewhere is marked online again by the next request', async (t) => {
