@@ -51,7 +51,8 @@ const QUEUE_TASKS = {
 
 export async function insertTasks (db: Db, tasks: NewTask[]): Promise<void> {
   // One row per id: a key repeated within the batch would otherwise join the inserted task twice and queue two jobs.
-  tasks = tasks.filter((task, i) => tasks.findIndex((other) => other.id === task.id) === i)
+  const seen = new Set<string>()
+  tasks = tasks.filter((task) => !seen.has(task.id) && seen.add(task.id))
   await db.query({
     ...QUEUE_TASKS,
     values: [tasks.map((t) => t.id), tasks.map((t) => t.userId), tasks.map((t) => t.kind), tasks.map((t) => t.messageId), tasks.map((t) => t.payload)],
