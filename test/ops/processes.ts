@@ -15,6 +15,15 @@ export { alive, parentOf }
 
 export const root = resolve(__dirname, '..', '..')
 
+// The Procfile's lines, by process name.
+export function procfile (): Map<string, string> {
+  const lines = readFileSync(join(root, 'Procfile'), 'utf8').split('\n').filter((line) => line.trim() !== '')
+  return new Map(lines.map((line) => {
+    const colon = line.indexOf(':')
+    return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()]
+  }))
+}
+
 export interface Run {
   child: ChildProcess
   // stdout and stderr so far, interleaved.

@@ -7,16 +7,7 @@ import { join, relative } from 'node:path'
 import { WebSocket } from 'ws'
 import { testEnv, waitFor } from '../helper'
 import { freePort } from '../support/net'
-import { childrenOf, killLeftovers, npm, root, run, STACK, tempDir, type Run } from './processes'
-
-// The Procfile's lines, by process name.
-function procfile (): Map<string, string> {
-  const lines = readFileSync(join(root, 'Procfile'), 'utf8').split('\n').filter((line) => line.trim() !== '')
-  return new Map(lines.map((line) => {
-    const colon = line.indexOf(':')
-    return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()]
-  }))
-}
+import { childrenOf, killLeftovers, npm, procfile, root, run, STACK, tempDir, type Run } from './processes'
 
 // The TypeScript files the build compiles whose dist/ output is missing or older than them.
 function staleSources (): string[] {

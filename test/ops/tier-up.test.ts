@@ -2,11 +2,10 @@
 // back once a service is ready. Both the defaults it restores and the restoring are checked here.
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { V8_TIER_UP_DEFAULTS } from '../../lib/tier-up'
-import { root } from './processes'
+import { procfile, root } from './processes'
 
 const run = promisify(execFile)
 
@@ -17,8 +16,8 @@ t.test('the thresholds restored are the running V8\'s own defaults', async (t) =
   }
 })
 
-// The api's V8 flags in the Procfile (the three processes' lines have the same).
-const procfileFlags = (): string[] => /^api: exec node((?: --[\w-]+=\w+)*) /m.exec(readFileSync(join(root, 'Procfile'), 'utf8'))?.[1].trim().split(' ') ?? []
+// The api's node flags in the Procfile (the three processes' lines have the same).
+const procfileFlags = (): string[] => (procfile().get('api') ?? '').split(' ').filter((word) => word.startsWith('--'))
 
 t.test('the Procfile raises only thresholds that lib/tier-up.ts restores', async (t) => {
   const raised = procfileFlags().filter((flag) => flag.startsWith('--invocation-count-'))
