@@ -2,13 +2,15 @@ import { useLocalDatabase } from './database-url'
 import { loadEnvFile } from './env-file'
 import type * as MigrateWhenReady from './migrate-when-ready'
 import { onShutdown, underForeman } from './shutdown'
+import { releaseStartupGarbage } from './startup-garbage'
 import { restoreTierUp } from './tier-up'
 
 export interface Closeable { close: () => Promise<unknown> }
 
 // Owns the process for a service run on its own: reads .env, finds the database, with
 // `--migrate` waits for it and applies migrations (no release phase ran), starts the service
-// and closes it on the first SIGINT/SIGTERM. Once started, V8 compiles hot code as usual (lib/tier-up.ts).
+// and closes it on the first SIGINT/SIGTERM. Once started, V8 compiles hot code as usual (lib/tier-up.ts)
+// and the startup's garbage goes back to the system (lib/startup-garbage.ts).
 export function runService (name: string, start: () => Promise<Closeable>): void {
   const log = (line: string): void => console.error(`${name}: ${line}`)
   let closing = false
@@ -26,6 +28,7 @@ export function runService (name: string, start: () => Promise<Closeable>): void
     if (closing) return null
     const started = await start()
     restoreTierUp()
+    releaseStartupGarbage()
     return started
   })()
   service.catch((err: unknown) => {
