@@ -12,19 +12,20 @@ export async function liveWorkers (db: Db, deadAfterMs = WORKER_DEAD_AFTER_MS): 
   return rows[0].n
 }
 
-// Writes the worker's beat (its live graphile-worker pool ids); returns whether jobs of `taskNames`
-// have been waiting, unlocked, for a second or more (a stalled runner shows).
-export async function beatWorkerInstance (db: Db, instanceId: string, poolIds: string[], taskNames: string[]): Promise<boolean> {
-  const { rows } = await db.query<{ waiting: boolean }>({
+// Writes the worker's beat (its live graphile-worker pool ids); returns how long the oldest runnable,
+// unlocked job of `taskNames` has been due, in ms (0: none is), so a stalled runner shows.
+export async function beatWorkerInstance (db: Db, instanceId: string, poolIds: string[], taskNames: string[]): Promise<number> {
+  const { rows } = await db.query<{ waitedMs: number }>({
     name: 'worker-instance-beat',
     text: `INSERT INTO worker_instances (id, pool_ids) VALUES ($1::uuid, $2::text[])
            ON CONFLICT (id) DO UPDATE SET pool_ids = EXCLUDED.pool_ids, heartbeat_at = now()
-           RETURNING EXISTS (SELECT 1 FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks k ON k.id = j.task_id
-             WHERE j.locked_at IS NULL AND j.run_at <= now() - interval '1 second' AND j.attempts < j.max_attempts
-               AND k.identifier = ANY($3::text[])) AS waiting`,
+           RETURNING (SELECT coalesce(extract(epoch FROM now() - min(j.run_at)) * 1000, 0)::float8
+             FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks k ON k.id = j.task_id
+             WHERE j.locked_at IS NULL AND j.run_at <= now() AND j.attempts < j.max_attempts
+               AND k.identifier = ANY($3::text[])) AS "waitedMs"`,
     values: [instanceId, poolIds, taskNames],
   })
-  return rows[0].waiting
+  return rows[0].waitedMs
 }
 
 // Jobs locked (for longer than a heartbeat could take to record their pool) by a graphile-worker

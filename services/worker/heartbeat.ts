@@ -29,8 +29,8 @@ export class WorkerHeartbeat {
   private lastBeatAt = 0
   private beats = 0
 
-  // Called after each beat that got through, with whether jobs are waiting (a stalled runner shows).
-  onBeat: (jobsWaiting: boolean) => void = () => {}
+  // Called after each beat that got through, with how long the oldest due job has waited (a stalled runner shows).
+  onBeat: (waitedMs: number) => void = () => {}
 
   constructor (private readonly pool: pg.Pool, private readonly log: Log, private readonly taskNames: string[],
     private readonly settings: HeartbeatSettings = HEARTBEAT_DEFAULTS) {}
@@ -71,10 +71,10 @@ export class WorkerHeartbeat {
   private async beat (): Promise<void> {
     const sentAt = Date.now()
     try {
-      const waiting = await beatWorkerInstance(this.pool, this.instanceId, this.poolId === null ? [] : [this.poolId], this.taskNames)
+      const waitedMs = await beatWorkerInstance(this.pool, this.instanceId, this.poolId === null ? [] : [this.poolId], this.taskNames)
       this.connectedSince ??= sentAt
       this.lastBeatAt = sentAt
-      this.onBeat(waiting)
+      this.onBeat(waitedMs)
       // Every other beat is enough for the release; dead rows are forgotten now and then.
       this.beats++
       if (sentAt - this.connectedSince >= this.settings.deadAfterMs && this.beats % 2 === 0) await this.releaseOrphaned()

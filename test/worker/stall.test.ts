@@ -1,0 +1,39 @@
+import t, { type Test } from 'tap'
+import pg from 'pg'
+import { testEnv, waitFor } from '../helper'
+import { buildTestWorker } from './helper'
+
+// Rule: the worker replaces its runner when a job has waited, runnable, for the stall time (5 s) with
+// no job started meanwhile (a stuck runner); never because a healthy, idle runner took a job that
+// fell due a little late (its poll, a busy machine, a row held for a moment).
+const STALL_MS = 5000
+
+// A worker with one task and no recurring jobs, idle for longer than the stall time; then one job,
+// which falls due while another transaction holds its row for `holdMs` (the runner skips held rows).
+async function dueJobHeld (t: Test, task: string, holdMs: number): Promise<{ restarts: number, ran: number }> {
+  let ran = 0
+  const worker = await buildTestWorker(t, {}, { tasks: { [task]: async () => { ran++ } } })
+  await new Promise((resolve) => setTimeout(resolve, STALL_MS + 500))
+  const client = new pg.Client({ connectionString: String((await testEnv(t)).DATABASE_URL) })
+  await client.connect()
+  t.teardown(() => client.end())
+  const { rows: [{ id }] } = await client.query<{ id: string }>("SELECT (graphile_worker.add_job($1, '{}'::json, run_at => now() + interval '1 second')).id", [task])
+  await client.query('BEGIN')
+  await client.query('SELECT 1 FROM graphile_worker._private_jobs WHERE id = $1 FOR UPDATE', [id])
+  await new Promise((resolve) => setTimeout(resolve, 1000 + holdMs))
+  await client.query('ROLLBACK')
+  await waitFor(async () => ran > 0, 15000, `the ${task} job to run`)
+  return { restarts: worker.health().restarts, ran }
+}
+
+t.test('an idle runner that takes a due job 2 s late is left running', async (t) => {
+  const { restarts, ran } = await dueJobHeld(t, 'stall_probe_late', 2000)
+  t.equal(ran, 1, 'the job ran once')
+  t.equal(restarts, 0, 'no restart')
+})
+
+t.test('a job left waiting past the stall time gets a new runner, and runs once', async (t) => {
+  const { restarts, ran } = await dueJobHeld(t, 'stall_probe_stuck', STALL_MS + 2000)
+  t.equal(ran, 1, 'the job ran once')
+  t.ok(restarts >= 1, `${restarts} restart(s)`)
+})
