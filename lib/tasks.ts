@@ -2,10 +2,10 @@ import pg from 'pg'
 import { httpError } from '../plugins/errors'
 import type { Db } from './db'
 import { isUuid } from './models'
-import { insertTask, newTask, taskById, type TaskRow } from './queries/tasks'
+import { insertTask, newTask, taskById, taskRequestHash, type TaskRow } from './queries/tasks'
 import { taskBatcher } from './task-batcher'
 import { enterToPost } from './rooms'
-import { GENERAL_ROOM_ID } from './queries/access'
+import { GENERAL_ROOM_ID, ROOM_NOT_FOUND } from './queries/access'
 import { MAX_MARKDOWN_NESTING, markdownNesting } from './markdown-nesting'
 
 // Asynchronous requests (202 + Location): a `tasks` row per request, and a graphile-worker
@@ -44,10 +44,23 @@ export function queuePostMessage (db: Db, userId: number, source: string, roomId
   return queueTask(db, userId, POST_MESSAGE, null, { source, roomId }, key)
 }
 
-// A post into a room the user may post into (a public one not yet joined is joined); null, with
-// nothing queued, when the user may not read it. REST and the socket both post through this.
-export async function queueRoomPost (db: Db, userId: number, source: string, roomId: number, key?: string): Promise<string | null> {
-  return await enterToPost(db, userId, roomId) ? await queuePostMessage(db, userId, source, roomId, key) : null
+export const KEY_REUSED = 'Idempotency-Key already used for another message'
+
+// A post's task, or why nothing was queued: a room the user may not read (404), or a key the user
+// already gave another message (422).
+export type RoomPost = { taskId: string } | { status: 404 | 422, error: string }
+
+// A post into a room the user may post into (a public one not yet joined is joined). REST and the
+// socket both post through this. A key already used answers before anything changes: with the
+// same source and room, the first post's task (nothing queued again); with others, a 422.
+export async function queueRoomPost (db: Db, userId: number, source: string, roomId: number, key?: string): Promise<RoomPost> {
+  if (key !== undefined) {
+    const task = newTask(userId, POST_MESSAGE, null, { source, roomId }, key)
+    const held = await taskRequestHash(db, task.id)
+    if (held !== undefined) return held === null || held === task.requestHash ? { taskId: task.id } : { status: 422, error: KEY_REUSED }
+  }
+  if (!await enterToPost(db, userId, roomId)) return { status: 404, error: ROOM_NOT_FOUND }
+  return { taskId: await queuePostMessage(db, userId, source, roomId, key) }
 }
 
 // Records an edit task for a message the caller has checked is the user's own.

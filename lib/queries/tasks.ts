@@ -10,16 +10,25 @@ export const TASK_MAX_ATTEMPTS = 5
 
 // A task id that exists already (an Idempotency-Key repeated) inserts nothing and queues no job.
 const QUEUE_TASK = `WITH task AS (
-    INSERT INTO tasks (id, user_id, kind, message_id) VALUES ($1::uuid, $2::int, $3::varchar, $4::int) ON CONFLICT (id) DO NOTHING RETURNING id)
+    INSERT INTO tasks (id, user_id, kind, message_id, request_hash) VALUES ($1::uuid, $2::int, $3::varchar, $4::int, decode($6::text, 'hex'))
+    ON CONFLICT (id) DO NOTHING RETURNING id)
   SELECT graphile_worker.add_job($3::text, $5::json, max_attempts => ${TASK_MAX_ATTEMPTS}) FROM task`
 
-export interface NewTask { id: string, userId: number, kind: string, messageId: number | null, payload: string }
+// requestHash: a keyed task's payload, hashed (hex), to tell a repeat from another request with the same key.
+export interface NewTask { id: string, userId: number, kind: string, messageId: number | null, payload: string, requestHash: string | null }
 
 // A task of `kind` (also its job's task identifier) whose job gets `payload` plus the task's id. With
 // a client's idempotency key the id comes from the user, the kind and the key, so a repeat is the same task.
 export function newTask (userId: number, kind: string, messageId: number | null, payload: object, key?: string): NewTask {
   const id = key === undefined ? randomUUID() : keyedTaskId(userId, kind, key)
-  return { id, userId, kind, messageId, payload: JSON.stringify({ taskId: id, ...payload }) }
+  const requestHash = key === undefined ? null : createHash('sha256').update(JSON.stringify(payload)).digest('hex')
+  return { id, userId, kind, messageId, payload: JSON.stringify({ taskId: id, ...payload }), requestHash }
+}
+
+// The request hash of the task with this id, if it exists: undefined when none does (null: recorded without one).
+export async function taskRequestHash (db: Db, id: string): Promise<string | null | undefined> {
+  const { rows } = await db.query<{ hash: string | null }>({ name: 'task-request-hash', text: "SELECT encode(request_hash, 'hex') AS hash FROM tasks WHERE id = $1::uuid", values: [id] })
+  return rows.length === 0 ? undefined : rows[0].hash
 }
 
 // A UUID (version 8: custom) from a SHA-256 of the user, the kind and the key.
@@ -33,7 +42,7 @@ function keyedTaskId (userId: number, kind: string, key: string): string {
 
 // One task and its job, in the caller's statement (or transaction).
 export async function insertTask (db: Db, task: NewTask): Promise<void> {
-  await db.query(QUEUE_TASK, [task.id, task.userId, task.kind, task.messageId, task.payload])
+  await db.query(QUEUE_TASK, [task.id, task.userId, task.kind, task.messageId, task.payload, task.requestHash])
 }
 
 // Many tasks and their jobs in one statement (so one commit), through graphile-worker's add_jobs:
@@ -41,8 +50,8 @@ export async function insertTask (db: Db, task: NewTask): Promise<void> {
 const QUEUE_TASKS = {
   name: 'queue-tasks',
   text: `WITH spec AS (
-      SELECT * FROM unnest($1::uuid[], $2::int[], $3::varchar[], $4::int[], $5::json[]) WITH ORDINALITY AS s(id, user_id, kind, message_id, payload, n)),
-    task AS (INSERT INTO tasks (id, user_id, kind, message_id) SELECT id, user_id, kind, message_id FROM spec ORDER BY n
+      SELECT * FROM unnest($1::uuid[], $2::int[], $3::varchar[], $4::int[], $5::json[], $6::text[]) WITH ORDINALITY AS s(id, user_id, kind, message_id, payload, hash, n)),
+    task AS (INSERT INTO tasks (id, user_id, kind, message_id, request_hash) SELECT id, user_id, kind, message_id, decode(hash, 'hex') FROM spec ORDER BY n
       ON CONFLICT (id) DO NOTHING RETURNING id)
     SELECT count(*) FROM graphile_worker.add_jobs(ARRAY(
       SELECT (spec.kind, spec.payload, NULL, NULL, ${TASK_MAX_ATTEMPTS}::smallint, NULL, NULL, NULL)::graphile_worker.job_spec
@@ -55,7 +64,7 @@ export async function insertTasks (db: Db, tasks: NewTask[]): Promise<void> {
   tasks = tasks.filter((task) => !seen.has(task.id) && seen.add(task.id))
   await db.query({
     ...QUEUE_TASKS,
-    values: [tasks.map((t) => t.id), tasks.map((t) => t.userId), tasks.map((t) => t.kind), tasks.map((t) => t.messageId), tasks.map((t) => t.payload)],
+    values: [tasks.map((t) => t.id), tasks.map((t) => t.userId), tasks.map((t) => t.kind), tasks.map((t) => t.messageId), tasks.map((t) => t.payload), tasks.map((t) => t.requestHash)],
   })
 }
 

@@ -59,9 +59,9 @@ async function postMessage (socket: CommandSocket, user: AuthUser, source: unkno
   const problem = posting.invalidSource(source)
   if (problem !== null) return reply(socket, ref, problem)
   await socket.ctx.markSeen(user)
-  const taskId = await posting.post(user.id, source as string, roomId, key)
-  if (taskId === null) return reply(socket, ref, ROOM_NOT_FOUND)
-  if (ref !== undefined) socket.write(ackFrame(ref, { task: taskUrl(taskId) }))
+  const posted = await posting.post(user.id, source as string, roomId, key)
+  if ('error' in posted) return reply(socket, ref, posted.error)
+  if (ref !== undefined) socket.write(ackFrame(ref, { task: taskUrl(posted.taskId) }))
 }
 
 function reply (socket: CommandSocket, ref: Ref | undefined, error: string): void {

@@ -51,7 +51,7 @@ t.test('post_message with room_id: members post, an outsider learns nothing and 
 })
 
 // One post however it travels: the client's key makes a socket post and its REST fallback (sent when
-// the socket's acknowledgement was lost) the same task, and a bad key is refused before anything is queued.
+// the socket's acknowledgement was lost) the same task; a bad key, or one used for another message, is refused before anything is queued.
 t.test('post_message takes an Idempotency-Key like REST: the same key over the socket and REST is one post', async (t) => {
   const api = await buildTestApi(t)
   const pool = await testPool(t)
@@ -66,8 +66,10 @@ t.test('post_message takes an Idempotency-Key like REST: the same key over the s
   t.equal((await socket.nextMatching((f) => f.type === 'ack' && f.ref === 's2')).task, ack.task, 'and so is a socket repeat')
   socket.send({ type: 'post_message', token: alice.token, source: 'bad key', key: 'x'.repeat(129), ref: 's3' })
   t.match(await socket.nextMatching((f) => f.ref === 's3'), { type: 'error', error: /key/ })
+  socket.send({ type: 'post_message', token: alice.token, source: 'another message', key: 'draft-7', ref: 's4' })
+  t.same(await socket.nextMatching((f) => f.ref === 's4'), { type: 'error', ref: 's4', error: 'Idempotency-Key already used for another message' }, 'the key with another message is refused, as REST\'s 422')
   await buildTestWorker(t)
   t.equal((await api.inject({ method: 'GET', url: ack.task!, headers: { ...alice.auth, prefer: 'wait=5' } })).statusCode, 201)
   t.equal(await count(pool, "SELECT 1 FROM messages WHERE source = 'sent twice'"), 1, 'stored once')
-  t.equal(await count(pool, "SELECT 1 FROM tasks"), 1, 'the bad key queued nothing')
+  t.equal(await count(pool, "SELECT 1 FROM tasks"), 1, 'the bad key and the reused one queued nothing')
 })

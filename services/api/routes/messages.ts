@@ -5,7 +5,7 @@ import { httpError } from '../../../plugins/errors'
 import { IDEMPOTENCY_KEY_PATTERN, messageJson } from '../../../lib/models'
 import { editableMessageAuthor, messagesSince, readableMessage } from '../../../lib/queries/messages'
 import { queueEditMessage, queueRoomPost, validateMessageSource } from '../../../lib/tasks'
-import { GENERAL_ROOM_ID, ROOM_NOT_FOUND } from '../../../lib/queries/access'
+import { GENERAL_ROOM_ID } from '../../../lib/queries/access'
 import { mustRead } from '../room-access'
 import { Id, IdParams, UnixTime } from '../schemas'
 import { BODY_ERRORS, PARAM_ERRORS, SECURITY, TOKEN_REQUIRED, editTaskResponses, errors, messageRef, noContent, postTaskResponses } from '../responses'
@@ -19,12 +19,18 @@ const PostHeaders = Type.Object({
   ...PreferHeaders.properties,
   'idempotency-key': Type.Optional(Type.String({
     pattern: IDEMPOTENCY_KEY_PATTERN,
-    description: 'Up to 128 visible ASCII characters, chosen by the client per message: a repeated post with the same key by the same user queues nothing and answers with the first post\'s task (same Location)',
+    description: 'Up to 128 visible ASCII characters, chosen by the client per message: a repeated post with the same key, source and room by the same user queues nothing and answers with the first post\'s task (same Location); the same key with another source or room is a 422',
   })),
 })
 
 // A post's answers, plus the room that is missing or not the poster's to read.
-const roomPostResponses = { ...postTaskResponses, 404: errors({ 404: 'No room the caller may read has this id (a private room of others is as missing as one never made)' })[404] }
+const roomPostResponses = {
+  ...postTaskResponses,
+  ...errors({
+    404: 'No room the caller may read has this id (a private room of others is as missing as one never made)',
+    422: 'The Idempotency-Key was already used by this user for another source or room; nothing is queued',
+  }),
+}
 
 export default async function messages (app: FastifyInstance): Promise<void> {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>()
@@ -36,9 +42,9 @@ export default async function messages (app: FastifyInstance): Promise<void> {
     const text = validateMessageSource(source, config.MESSAGE_MAX_LENGTH)
     const userId = request.currentUser!.id
     const key = request.headers['idempotency-key'] as string | undefined
-    const taskId = await queueRoomPost(fastify.pg, userId, text, roomId, key)
-    if (taskId === null) throw httpError(404, ROOM_NOT_FOUND)
-    return replyWithTask(app, request, reply, taskId, true)
+    const posted = await queueRoomPost(fastify.pg, userId, text, roomId, key)
+    if ('error' in posted) throw httpError(posted.status, posted.error)
+    return replyWithTask(app, request, reply, posted.taskId, true)
   }
 
   fastify.post('/api/messages', {
