@@ -71,6 +71,8 @@ export class Api {
 
   async members (roomId: number): Promise<User[]> { return (await this.json<{ users: User[] }>(`/api/rooms/${roomId}/members`)).users }
 
+  async updateRoom (roomId: number, change: { name: string, topic: string }): Promise<void> { await this.request(`/api/rooms/${roomId}`, { method: 'PUT', body: change }) }
+
   async addMember (roomId: number, userId: number): Promise<void> { await this.request(`/api/rooms/${roomId}/members/${userId}`, { method: 'PUT' }) }
 
   async removeMember (roomId: number, userId: number): Promise<void> { await this.request(`/api/rooms/${roomId}/members/${userId}`, { method: 'DELETE' }) }

@@ -1,5 +1,5 @@
-// Rooms: the sidebar with unread counts, the room header, creating, joining, leaving,
-// adding people, and direct messages started from the people list.
+// Rooms: the sidebar with unread counts, the room header, creating, editing (the owner), joining,
+// leaving, adding people, and direct messages started from the people list.
 import type { Chat } from './chat'
 import { h } from './dom'
 import { errorText } from './errors'
@@ -28,6 +28,11 @@ export class Rooms {
     ui.roomForm.addEventListener('submit', (event) => {
       event.preventDefault()
       this.create().catch((err: unknown) => { ui.roomError.textContent = errorText(err) })
+    })
+    ui.editRoom.addEventListener('click', () => this.editDialog())
+    ui.editForm.addEventListener('submit', (event) => {
+      event.preventDefault()
+      this.edit().catch((err: unknown) => { ui.editError.textContent = errorText(err) })
     })
     ui.joinRoom.addEventListener('click', () => this.join().catch(this.report))
     ui.leaveRoom.addEventListener('click', () => this.leave().catch(this.report))
@@ -84,6 +89,7 @@ export class Rooms {
     ui.roomTopic.textContent = room.kind === 'direct' ? 'Direct message' : room.topic
     ui.messages.setAttribute('aria-label', `Messages in ${state.displayName(room)}`)
     ui.joinRoom.hidden = !(room.kind === 'public' && room.member !== true)
+    ui.editRoom.hidden = !(room.role === 'owner' && room.kind !== 'direct')
     ui.addPeople.hidden = !(room.kind === 'private' && room.member === true)
     ui.leaveRoom.hidden = !(room.member === true && room.kind !== 'direct' && room.id !== GENERAL_ROOM)
   }
@@ -137,6 +143,34 @@ export class Rooms {
     chat.state.applyRoom(room)
     ui.roomDialog.close()
     await chat.openRoom(room.id)
+  }
+
+  // The owner's rename and topic; the others see the change through the Room event.
+  private editDialog (): void {
+    const chat = this.chat()
+    const room = chat?.state.rooms.get(chat.roomId)
+    if (room === undefined) return
+    ui.editNameInput.value = room.name ?? ''
+    ui.editTopicInput.value = room.topic
+    ui.editError.textContent = ''
+    ui.editDialog.showModal()
+    ui.editNameInput.focus()
+  }
+
+  private async edit (): Promise<void> {
+    const chat = this.chat()
+    if (chat === null) return
+    const roomId = chat.roomId
+    const name = ui.editNameInput.value.trim()
+    if (name === '') {
+      ui.editError.textContent = 'Give the room a name.'
+      return
+    }
+    await chat.api.updateRoom(roomId, { name, topic: ui.editTopicInput.value.trim() })
+    chat.state.applyRoom(await chat.api.room(roomId))
+    chat.roomsChanged()
+    ui.editDialog.close()
+    ui.postInput.focus()
   }
 
   private async join (): Promise<void> {

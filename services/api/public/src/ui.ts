@@ -29,6 +29,7 @@ export const ui = {
   roomName: byId('room-name'),
   roomTopic: byId('room-topic'),
   joinRoom: byId<HTMLButtonElement>('join-room'),
+  editRoom: byId<HTMLButtonElement>('edit-room'),
   addPeople: byId<HTMLButtonElement>('add-people'),
   leaveRoom: byId<HTMLButtonElement>('leave-room'),
   peopleToggle: byId<HTMLButtonElement>('people-toggle'),
@@ -50,6 +51,11 @@ export const ui = {
   roomTopicInput: byId<HTMLInputElement>('room-topic-input'),
   roomPrivate: byId<HTMLInputElement>('room-private'),
   roomError: byId('room-error'),
+  editDialog: byId<HTMLDialogElement>('edit-dialog'),
+  editForm: byId<HTMLFormElement>('edit-form'),
+  editNameInput: byId<HTMLInputElement>('edit-name-input'),
+  editTopicInput: byId<HTMLInputElement>('edit-topic-input'),
+  editError: byId('edit-error'),
   addDialog: byId<HTMLDialogElement>('add-dialog'),
   addForm: byId<HTMLFormElement>('add-form'),
   addUser: byId<HTMLSelectElement>('add-user'),
@@ -60,6 +66,6 @@ export const ui = {
 }
 
 // Every dialog's Cancel button closes it (Escape does too, natively).
-for (const dialog of [ui.roomDialog, ui.addDialog, ui.confirmDialog]) {
+for (const dialog of [ui.roomDialog, ui.editDialog, ui.addDialog, ui.confirmDialog]) {
   dialog.querySelector('[data-close]')?.addEventListener('click', () => dialog.close())
 }
