@@ -3,6 +3,7 @@ import { ApiError } from './api'
 import { humanError } from './state'
 
 export const UNREACHABLE = 'The server cannot be reached. Check your connection.'
+export const NO_LONGER_MEMBER = 'You are no longer a member of that room.'
 
 export function errorText (err: unknown): string {
   if (err instanceof ApiError && err.status === 429) return 'Too many tries. Wait a little and try again.'

@@ -3,7 +3,7 @@ import { Api, ApiError } from './api'
 import type { Chat } from './chat'
 import { tokenUserId } from './dom'
 import { Editor } from './editor'
-import { errorText } from './errors'
+import { NO_LONGER_MEMBER, errorText } from './errors'
 import { MessagesView } from './messages-view'
 import { initPanels } from './panels'
 import { PushSocket } from './push'
@@ -98,6 +98,12 @@ async function startChat (config: ClientConfig): Promise<void> {
       view.render()
     },
     rooms: () => rooms.render(),
+    // The room on screen is no longer ours to read: back to general, saying why.
+    removed: (roomId) => {
+      if (chat?.roomId !== roomId) return
+      openRoom(GENERAL_ROOM).catch(report)
+      report(new Error(NO_LONGER_MEMBER))
+    },
     messages: (roomId, change, message) => {
       view.changed(roomId, change, message)
       if (chat?.roomId === roomId) markReadIfSeen()

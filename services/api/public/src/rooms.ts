@@ -1,5 +1,6 @@
 // Rooms: the sidebar with unread counts, the room header, creating, editing (the owner), joining,
-// leaving, adding people, and direct messages started from the people list.
+// leaving, members (added by members of a private room, removed by its owner), and direct
+// messages started from the people list.
 import type { Chat } from './chat'
 import { h } from './dom'
 import { errorText } from './errors'
@@ -36,6 +37,11 @@ export class Rooms {
     })
     ui.joinRoom.addEventListener('click', () => this.join().catch(this.report))
     ui.leaveRoom.addEventListener('click', () => this.leave().catch(this.report))
+    ui.membersRoom.addEventListener('click', () => this.membersDialog().catch(this.report))
+    ui.membersList.addEventListener('click', (event) => {
+      const button = (event.target as Element).closest<HTMLButtonElement>('button[data-remove]')
+      if (button !== null) this.remove(Number(button.dataset.remove)).catch((err: unknown) => { ui.membersError.textContent = errorText(err) })
+    })
     ui.addPeople.addEventListener('click', () => this.addDialog().catch(this.report))
     ui.addForm.addEventListener('submit', (event) => {
       event.preventDefault()
@@ -90,6 +96,7 @@ export class Rooms {
     ui.messages.setAttribute('aria-label', `Messages in ${state.displayName(room)}`)
     ui.joinRoom.hidden = !(room.kind === 'public' && room.member !== true)
     ui.editRoom.hidden = !(room.role === 'owner' && room.kind !== 'direct')
+    ui.membersRoom.hidden = !(room.member === true && room.kind !== 'direct' && room.id !== GENERAL_ROOM)
     ui.addPeople.hidden = !(room.kind === 'private' && room.member === true)
     ui.leaveRoom.hidden = !(room.member === true && room.kind !== 'direct' && room.id !== GENERAL_ROOM)
   }
@@ -192,6 +199,34 @@ export class Rooms {
     if (room.kind === 'public') chat.state.applyRoom(await chat.api.room(room.id))
     else chat.state.forgetRoom(room.id)
     await chat.openRoom(GENERAL_ROOM)
+  }
+
+  private async membersDialog (): Promise<void> {
+    ui.membersError.textContent = ''
+    await this.renderMembers()
+    ui.membersDialog.showModal()
+  }
+
+  // The room's members by nickname; its owner gets a Remove button beside everyone else.
+  private async renderMembers (): Promise<void> {
+    const chat = this.chat()
+    if (chat === null) return
+    const owner = chat.state.rooms.get(chat.roomId)?.role === 'owner'
+    const members = await chat.api.members(chat.roomId)
+    ui.membersList.replaceChildren(...members.map((user) => h('li', { 'data-user-id': String(user.id) },
+      h('span', { class: 'nickname' }, user.nickname),
+      user.id === chat.state.me ? h('span', { class: 'you' }, 'you') : null,
+      owner && user.id !== chat.state.me
+        ? h('button', { type: 'button', class: 'link danger', 'data-remove': String(user.id), 'aria-label': `Remove ${user.nickname} from the room` }, 'Remove')
+        : null)))
+  }
+
+  private async remove (userId: number): Promise<void> {
+    const chat = this.chat()
+    if (chat === null || !Number.isSafeInteger(userId) || userId <= 0) return
+    await chat.api.removeMember(chat.roomId, userId)
+    chat.sync.refetchRoom(chat.roomId)
+    await this.renderMembers()
   }
 
   private async addDialog (): Promise<void> {

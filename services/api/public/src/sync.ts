@@ -8,6 +8,8 @@ import type { Message, ServerFrame } from './types'
 export interface SyncListener {
   users: () => void
   rooms: () => void
+  // We are no longer a member of this private or direct room (removed, or left from another tab).
+  removed: (roomId: number) => void
   // A room's loaded messages changed: `message` for one pushed change, none for a reload.
   messages: (roomId: number, change?: MessageChange, message?: Message) => void
   typing: (roomId: number) => void
@@ -73,6 +75,7 @@ export class Sync {
     } else if (frame.class === 'Membership') {
       const outcome = state.applyMembership(frame.model)
       if (outcome === 'refetch') this.refetchRoom(frame.model.room_id)
+      if (outcome === 'removed') this.listener.removed(frame.model.room_id)
       this.listener.rooms()
     } else if (frame.class === 'Message') {
       const message = frame.model

@@ -30,6 +30,7 @@ export const ui = {
   roomTopic: byId('room-topic'),
   joinRoom: byId<HTMLButtonElement>('join-room'),
   editRoom: byId<HTMLButtonElement>('edit-room'),
+  membersRoom: byId<HTMLButtonElement>('members-room'),
   addPeople: byId<HTMLButtonElement>('add-people'),
   leaveRoom: byId<HTMLButtonElement>('leave-room'),
   peopleToggle: byId<HTMLButtonElement>('people-toggle'),
@@ -56,6 +57,9 @@ export const ui = {
   editNameInput: byId<HTMLInputElement>('edit-name-input'),
   editTopicInput: byId<HTMLInputElement>('edit-topic-input'),
   editError: byId('edit-error'),
+  membersDialog: byId<HTMLDialogElement>('members-dialog'),
+  membersList: byId<HTMLUListElement>('members-list'),
+  membersError: byId('members-error'),
   addDialog: byId<HTMLDialogElement>('add-dialog'),
   addForm: byId<HTMLFormElement>('add-form'),
   addUser: byId<HTMLSelectElement>('add-user'),
@@ -66,6 +70,6 @@ export const ui = {
 }
 
 // Every dialog's Cancel button closes it (Escape does too, natively).
-for (const dialog of [ui.roomDialog, ui.editDialog, ui.addDialog, ui.confirmDialog]) {
+for (const dialog of [ui.roomDialog, ui.editDialog, ui.membersDialog, ui.addDialog, ui.confirmDialog]) {
   dialog.querySelector('[data-close]')?.addEventListener('click', () => dialog.close())
 }
