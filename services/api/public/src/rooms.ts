@@ -11,6 +11,13 @@ import { ui } from './ui'
 // The private room's padlock is drawn by CSS (class lock).
 const ICONS: Record<Room['kind'], string> = { public: '#', private: '', direct: '@' }
 
+// The name typed into a room's form, or null (saying why beside the form) when it is blank.
+function typedName (input: HTMLInputElement, error: HTMLElement): string | null {
+  const name = input.value.trim()
+  if (name === '') error.textContent = 'Give the room a name.'
+  return name === '' ? null : name
+}
+
 export class Rooms {
   constructor (private readonly chat: () => Chat | null) {
     for (const list of [ui.roomList, ui.directList, ui.otherList]) {
@@ -141,11 +148,8 @@ export class Rooms {
   private async create (): Promise<void> {
     const chat = this.chat()
     if (chat === null) return
-    const name = ui.roomNameInput.value.trim()
-    if (name === '') {
-      ui.roomError.textContent = 'Give the room a name.'
-      return
-    }
+    const name = typedName(ui.roomNameInput, ui.roomError)
+    if (name === null) return
     const room = await chat.api.createRoom(name, ui.roomTopicInput.value.trim(), ui.roomPrivate.checked)
     chat.state.applyRoom(room)
     ui.roomDialog.close()
@@ -168,11 +172,8 @@ export class Rooms {
     const chat = this.chat()
     if (chat === null) return
     const roomId = chat.roomId
-    const name = ui.editNameInput.value.trim()
-    if (name === '') {
-      ui.editError.textContent = 'Give the room a name.'
-      return
-    }
+    const name = typedName(ui.editNameInput, ui.editError)
+    if (name === null) return
     await chat.api.updateRoom(roomId, { name, topic: ui.editTopicInput.value.trim() })
     chat.state.applyRoom(await chat.api.room(roomId))
     chat.roomsChanged()
