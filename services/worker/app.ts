@@ -116,7 +116,7 @@ export function buildWorker (options: WorkerOptions): Worker {
       options.onStoppedForGood?.(err)
     },
   })
-  heartbeat.onBeat = (waitedMs) => supervisor.jobsWaiting(waitedMs)
+  heartbeat.onBeat = (jobs) => supervisor.jobsWaiting(jobs)
   let started: Promise<Runner> | null = null
   let timer: NodeJS.Timeout | undefined
   let closing: Promise<void> | null = null

@@ -29,8 +29,9 @@ export class WorkerHeartbeat {
   private lastBeatAt = 0
   private beats = 0
 
-  // Called after each beat that got through, with how long the oldest due job has waited (a stalled runner shows).
-  onBeat: (waitedMs: number) => void = () => {}
+  // Called after each beat that got through, with how long the oldest due job has waited and the
+  // oldest of this worker's locked jobs has been held (a stalled runner shows).
+  onBeat: (jobs: { waitedMs: number, heldMs: number }) => void = () => {}
 
   constructor (private readonly pool: pg.Pool, private readonly log: Log, private readonly taskNames: string[],
     private readonly settings: HeartbeatSettings = HEARTBEAT_DEFAULTS) {}
@@ -71,10 +72,10 @@ export class WorkerHeartbeat {
   private async beat (): Promise<void> {
     const sentAt = Date.now()
     try {
-      const waitedMs = await beatWorkerInstance(this.pool, this.instanceId, this.poolId === null ? [] : [this.poolId], this.taskNames)
+      const jobs = await beatWorkerInstance(this.pool, this.instanceId, this.poolId === null ? [] : [this.poolId], this.taskNames)
       this.connectedSince ??= sentAt
       this.lastBeatAt = sentAt
-      this.onBeat(waitedMs)
+      this.onBeat(jobs)
       // Every other beat is enough for the release; dead rows are forgotten now and then.
       this.beats++
       if (sentAt - this.connectedSince >= this.settings.deadAfterMs && this.beats % 2 === 0) await this.releaseOrphaned()

@@ -3,7 +3,7 @@ import { run, type Runner, type RunnerOptions, type WorkerEvents } from 'graphil
 
 // How long a runner that stops by itself may take before it is given up.
 const STOP_GRACE_MS = 5000
-// How long a running runner may start no job while a due job waits.
+// How long a running runner may start no job while a due job waits, or one of its own locked jobs does.
 const STALL_MS = 5000
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
@@ -90,15 +90,17 @@ export class RunnerSupervisor {
     return runner
   }
 
-  // Told by the heartbeat how long the oldest due job has waited: a runner with no job running that
-  // has started none while one waited the whole stall time is stuck (graphile-worker's local queue
-  // can stop fetching after a database restart), so it is stopped and a new one started. Counting
-  // from the job's due time, not the last start, spares an idle runner that takes a job a little late.
-  jobsWaiting (waitedMs: number): void {
+  // Told by the heartbeat how long the oldest due job has waited, and the oldest job this worker's
+  // pool locked has been held: a runner with no job running that has started none while a job waited,
+  // or sat locked in its local queue, the whole stall time is stuck (after a database restart,
+  // graphile-worker's local queue can stop fetching, or keep jobs it no longer hands out), so it is
+  // stopped and a new one started; the heartbeat then releases what the old pool held. Counting from
+  // the job's due time, not the last start, spares an idle runner that takes a job a little late.
+  jobsWaiting ({ waitedMs, heldMs }: { waitedMs: number, heldMs: number }): void {
     const runner = this.runner
-    if (waitedMs < STALL_MS || !this.live || runner === null || this.jobs.active > 0 || Date.now() - this.jobs.lastStartAt < STALL_MS) return
+    if (Math.max(waitedMs, heldMs) < STALL_MS || !this.live || runner === null || this.jobs.active > 0 || Date.now() - this.jobs.lastStartAt < STALL_MS) return
     runner.stop().catch(() => {})
-    this.stopped(runner, new Error(`no job started for ${STALL_MS / 1000} s while a job was waiting`))
+    this.stopped(runner, new Error(`no job started for ${STALL_MS / 1000} s while a job was ${waitedMs >= STALL_MS ? 'waiting' : 'held'}`))
   }
 
   // Once per runner: a runner replaced, or already handled (its late settling, a watchdog), is ignored.

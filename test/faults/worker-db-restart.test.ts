@@ -57,7 +57,7 @@ t.test('the worker survives PostgreSQL restarts under load; every accepted post 
     const up = Date.now()
     const before = await waitFor(stored, 10000, 'the database back')
     await waitFor(async () => ((await stored()) ?? 0) > before, 15000, 'a message stored after the restart').catch(async (err) => {
-      const jobs = await pool.query("SELECT locked_by, count(*)::int AS n, max(attempts) AS a, min(run_at) AS r FROM graphile_worker._private_jobs GROUP BY 1")
+      const jobs = await pool.query("SELECT k.identifier AS task, j.locked_by, count(*)::int AS n, max(j.attempts) AS a, min(j.run_at) AS r, min(j.locked_at) AS l FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks k ON k.id = j.task_id GROUP BY 1, 2")
       const instances = await pool.query('SELECT pool_ids, heartbeat_at FROM worker_instances')
       t.comment(JSON.stringify({ answers: [...answers], jobs: jobs.rows, instances: instances.rows, now: new Date() }))
       throw err
@@ -72,7 +72,7 @@ t.test('the worker survives PostgreSQL restarts under load; every accepted post 
     const counts = await storedCounts(pool, accepted)
     return accepted.every((s) => counts.get(s) === 1) || null
   }, 20000, 'every accepted post stored').catch(async (err) => {
-    const jobs = await pool.query("SELECT locked_by, count(*)::int AS n, max(attempts) AS a, min(run_at) AS r FROM graphile_worker._private_jobs GROUP BY 1")
+    const jobs = await pool.query("SELECT k.identifier AS task, j.locked_by, count(*)::int AS n, max(j.attempts) AS a, min(j.run_at) AS r, min(j.locked_at) AS l FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks k ON k.id = j.task_id GROUP BY 1, 2")
     const instances = await pool.query('SELECT pool_ids, heartbeat_at FROM worker_instances')
     t.comment(JSON.stringify({ answers: [...answers], jobs: jobs.rows, instances: instances.rows, now: new Date(), exit: worker.exitCode }))
     throw err

@@ -3,9 +3,10 @@ import pg from 'pg'
 import { testEnv, waitFor } from '../helper'
 import { buildTestWorker } from './helper'
 
-// Rule: the worker replaces its runner when a job has waited, runnable, for the stall time (5 s) with
-// no job started meanwhile (a stuck runner); never because a healthy, idle runner took a job that
-// fell due a little late (its poll, a busy machine, a row held for a moment).
+// Rule: the worker replaces its runner when a job has waited, runnable, for the stall time (5 s), or
+// sat locked by the runner's own pool that long, with no job running or started meanwhile (a stuck
+// runner); never because a healthy, idle runner took a job that fell due a little late (its poll, a
+// busy machine, a row held for a moment).
 const STALL_MS = 5000
 
 // A worker with one task and no recurring jobs, idle for longer than the stall time; then one job,
@@ -36,4 +37,21 @@ t.test('a job left waiting past the stall time gets a new runner, and runs once'
   const { restarts, ran } = await dueJobHeld(t, 'stall_probe_stuck', STALL_MS + 2000)
   t.equal(ran, 1, 'the job ran once')
   t.ok(restarts >= 1, `${restarts} restart(s)`)
+})
+
+// A local queue that holds a job without handing it to a worker: the job is locked by the live pool
+// (as graphile-worker's fetch leaves it) and never starts.
+t.test('a job its own pool has held unstarted past the stall time gets a new runner, and runs once', async (t) => {
+  let ran = 0
+  const worker = await buildTestWorker(t, {}, { tasks: { stall_probe_held: async () => { ran++ } } })
+  const pool = new pg.Pool({ connectionString: String((await testEnv(t)).DATABASE_URL), max: 1 })
+  t.teardown(() => pool.end())
+  const poolId = await waitFor(async () => (await pool.query<{ id: string }>('SELECT pool_ids[1] AS id FROM worker_instances WHERE cardinality(pool_ids) > 0')).rows[0]?.id, 5000, 'the runner\'s pool')
+  await new Promise((resolve) => setTimeout(resolve, STALL_MS + 500))
+  const { rows: [{ id }] } = await pool.query<{ id: string }>("SELECT (graphile_worker.add_job('stall_probe_held', '{}'::json, run_at => now() + interval '1 hour')).id")
+  const held = await pool.query('UPDATE graphile_worker._private_jobs SET locked_by = $1, locked_at = now(), run_at = now(), attempts = 1 WHERE id = $2', [poolId, id])
+  t.equal(held.rowCount, 1, 'the job is locked by the live pool')
+  await waitFor(async () => ran > 0, 20000, 'the held job to run')
+  t.equal(ran, 1, 'the job ran once')
+  t.ok(worker.health().restarts >= 1, `${worker.health().restarts} restart(s)`)
 })
