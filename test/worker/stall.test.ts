@@ -10,7 +10,8 @@ import { buildTestWorker } from './helper'
 const STALL_MS = 5000
 
 // A worker with one task and no recurring jobs, idle for longer than the stall time; then one job,
-// which falls due while another transaction holds its row for `holdMs` (the runner skips held rows).
+// which falls due while another transaction holds its row for `holdMs` (the runner skips held rows);
+// once the row is free, the runner is woken as graphile-worker's own inserts wake it.
 async function dueJobHeld (t: Test, task: string, holdMs: number): Promise<{ restarts: number, ran: number }> {
   let ran = 0
   const worker = await buildTestWorker(t, {}, { tasks: { [task]: async () => { ran++ } } })
@@ -23,12 +24,13 @@ async function dueJobHeld (t: Test, task: string, holdMs: number): Promise<{ res
   await client.query('SELECT 1 FROM graphile_worker._private_jobs WHERE id = $1 FOR UPDATE', [id])
   await new Promise((resolve) => setTimeout(resolve, 1000 + holdMs))
   await client.query('ROLLBACK')
+  await client.query(`SELECT pg_notify('jobs:insert', '{"count": 1}')`)
   await waitFor(async () => ran > 0, 15000, `the ${task} job to run`)
   return { restarts: worker.health().restarts, ran }
 }
 
-t.test('an idle runner that takes a due job 2 s late is left running', async (t) => {
-  const { restarts, ran } = await dueJobHeld(t, 'stall_probe_late', 2000)
+t.test('an idle runner that takes a due job 2.5 s late is left running', async (t) => {
+  const { restarts, ran } = await dueJobHeld(t, 'stall_probe_late', 2500)
   t.equal(ran, 1, 'the job ran once')
   t.equal(restarts, 0, 'no restart')
 })
