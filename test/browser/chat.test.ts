@@ -321,9 +321,15 @@ t.test('three people, rooms, history and search in real browsers', async (t) => 
     await a.keyboard.press('Tab')
     t.equal(await a.evaluate(() => document.activeElement?.textContent), 'Delete', 'Tab reaches the Delete button')
     await a.keyboard.press('Enter')
-    await messageItem(b, 'missed in general').waitFor({ state: 'detached' })
+    // Alice's page drops it once the server confirmed; Bob's, from the pushed tombstone.
+    const state = async (): Promise<string> => JSON.stringify(await Promise.all([a, b].map(async (p) => p.evaluate(() => ({
+      banner: document.getElementById('banner')?.hidden === true ? '' : document.getElementById('banner')?.textContent,
+      connection: document.getElementById('connection')?.dataset.state,
+      dialogOpen: (document.getElementById('confirm-dialog') as HTMLDialogElement).open,
+    })))))
+    await item.waitFor({ state: 'detached' }).catch(async (err) => { t.comment(`pages: ${await state()}`); throw err })
+    await messageItem(b, 'missed in general').waitFor({ state: 'detached' }).catch(async (err) => { t.comment(`pages: ${await state()}`); throw err })
     t.pass('bob sees it go')
-    await item.waitFor({ state: 'detached' })
   })
 
   t.test('the owner renames a room and changes its topic; a member sees it live and has no Edit button', async (t) => {
