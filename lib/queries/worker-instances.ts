@@ -13,17 +13,18 @@ export async function liveWorkers (db: Db, deadAfterMs = WORKER_DEAD_AFTER_MS): 
 }
 
 // Writes the worker's beat (its live graphile-worker pool ids); returns, in ms (0: none), how long
-// the oldest runnable, unlocked job of `taskNames` has been due, and how long the oldest job its
-// pools locked has been held, so a stalled runner shows (whether it stopped fetching or running).
+// the next runnable job of `taskNames` (in graphile-worker's order, through its own index) has been
+// due, and how long the oldest job its pools locked has been held, so a stalled runner shows
+// (whether it stopped fetching or running).
 export async function beatWorkerInstance (db: Db, instanceId: string, poolIds: string[], taskNames: string[]): Promise<{ waitedMs: number, heldMs: number }> {
   const { rows } = await db.query<{ waitedMs: number, heldMs: number }>({
     name: 'worker-instance-beat',
     text: `INSERT INTO worker_instances (id, pool_ids) VALUES ($1::uuid, $2::text[])
            ON CONFLICT (id) DO UPDATE SET pool_ids = EXCLUDED.pool_ids, heartbeat_at = now()
-           RETURNING (SELECT coalesce(extract(epoch FROM now() - min(j.run_at)) * 1000, 0)::float8
+           RETURNING coalesce((SELECT extract(epoch FROM now() - j.run_at) * 1000
                FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks k ON k.id = j.task_id
-               WHERE j.locked_at IS NULL AND j.run_at <= now() AND j.attempts < j.max_attempts
-                 AND k.identifier = ANY($3::text[])) AS "waitedMs",
+               WHERE j.is_available AND j.run_at <= now() AND k.identifier = ANY($3::text[])
+               ORDER BY j.priority, j.run_at LIMIT 1), 0)::float8 AS "waitedMs",
              (SELECT coalesce(extract(epoch FROM now() - min(locked_at)) * 1000, 0)::float8
                FROM graphile_worker._private_jobs WHERE locked_by = ANY($2::text[])) AS "heldMs"`,
     values: [instanceId, poolIds, taskNames],
