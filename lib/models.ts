@@ -10,7 +10,7 @@ function OneOf<V extends string> (values: readonly V[]): TUnsafe<V> {
   return Type.Unsafe<V>({ type: 'string', enum: [...values] })
 }
 const NullableRole = (options: Record<string, unknown> = {}): TUnsafe<RoomRole | null> =>
-  Type.Unsafe<RoomRole | null>({ type: 'string', enum: ['owner', 'member', null], nullable: true, ...options })
+  Type.Unsafe<RoomRole | null>({ type: 'string', enum: [...ROOM_ROLES, null], nullable: true, ...options })
 
 // Public JSON forms of the chat models, shared by REST responses and push events.
 export const UserSchema = Type.Object({
@@ -38,7 +38,8 @@ export const MessageSchema = Type.Object({
 
 export const ROOM_KINDS = ['public', 'private', 'direct'] as const
 export type RoomKind = typeof ROOM_KINDS[number]
-export type RoomRole = 'owner' | 'member'
+export const ROOM_ROLES = ['owner', 'member'] as const
+export type RoomRole = typeof ROOM_ROLES[number]
 
 // The last four fields only for a request with a token: that user's place in the room.
 export const RoomSchema = Type.Object({

@@ -2,7 +2,7 @@ import pg from 'pg'
 import { httpError } from '../plugins/errors'
 import type { Db } from './db'
 import { isUuid } from './models'
-import { insertTask, newTask, taskById, taskRequestHash, type TaskRow } from './queries/tasks'
+import { insertTask, newTask, taskById, taskRequestHash, type NewTask, type TaskRow } from './queries/tasks'
 import { taskBatcher } from './task-batcher'
 import { enterToPost } from './rooms'
 import { GENERAL_ROOM_ID, ROOM_NOT_FOUND } from './queries/access'
@@ -54,13 +54,13 @@ export type RoomPost = { taskId: string } | { status: 404 | 422, error: string }
 // socket both post through this. A key already used answers before anything changes: with the
 // same source and room, the first post's task (nothing queued again); with others, a 422.
 export async function queueRoomPost (db: Db, userId: number, source: string, roomId: number, key?: string): Promise<RoomPost> {
+  const task = newTask(userId, POST_MESSAGE, null, { source, roomId }, key)
   if (key !== undefined) {
-    const task = newTask(userId, POST_MESSAGE, null, { source, roomId }, key)
     const held = await taskRequestHash(db, task.id)
     if (held !== undefined) return held === null || held === task.requestHash ? { taskId: task.id } : { status: 422, error: KEY_REUSED }
   }
   if (!await enterToPost(db, userId, roomId)) return { status: 404, error: ROOM_NOT_FOUND }
-  return { taskId: await queuePostMessage(db, userId, source, roomId, key) }
+  return { taskId: await insertNewTask(db, task) }
 }
 
 // Records an edit task for a message the caller has checked is the user's own.
@@ -75,7 +75,11 @@ export async function readTask (db: Db, id: string): Promise<TaskRow | null> {
 
 // Records a task and its job; resolves once both committed (or, on a client, once written in its transaction).
 async function queueTask (db: Db, userId: number, kind: string, messageId: number | null, payload: object, key?: string): Promise<string> {
-  const task = newTask(userId, kind, messageId, payload, key)
+  return await insertNewTask(db, newTask(userId, kind, messageId, payload, key))
+}
+
+// On the pool, through its batcher (one commit for the tasks queued together); on a client, in its transaction.
+async function insertNewTask (db: Db, task: NewTask): Promise<string> {
   await (db instanceof pg.Pool ? taskBatcher(db).queue(task) : insertTask(db, task))
   return task.id
 }
